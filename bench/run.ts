@@ -1,0 +1,361 @@
+// Benchmark orchestrator: for every scenario row it runs raw node:net,
+// zeromq (native libzmq) and switchboard one after another, each as two
+// worker processes talking over loopback TCP, then prints one table.
+//
+//   node dist/bench/run.js [--quick] [--json] [--only=<substring>] [--repeat=<n>]
+//
+// --quick: a much shorter run (smoke test); --json: results as JSON on
+// stdout; --only: rows whose id or label contains the substring (e.g.
+// "pushpull", "4096", "pubsub"); --repeat: best of n runs per cell.
+//
+// Harness self-check: SWITCHBOARD_BENCH_IMPL=zeromq makes the switchboard
+// column load zeromq, exercising that code path before the library exists.
+
+import { fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import * as os from "node:os";
+import { fileURLToPath } from "node:url";
+import type { Impl, Role, ScenarioName, ToParent, ToWorker, WorkerSpec } from "./protocol.js";
+import type { CellResult } from "./stats.js";
+import { fmtCount, fmtNum, fmtPct, fmtRatio, renderTable } from "./stats.js";
+
+const IMPLS: readonly Impl[] = ["raw", "zeromq", "switchboard"];
+const WORKER = fileURLToPath(new URL("./worker.js", import.meta.url));
+
+interface Row {
+  id: string;
+  label: string;
+  scenario: ScenarioName;
+  size: number;
+  inflight: number;
+  /** Measured messages or round trips for the socket libraries and for raw. */
+  count: { lib: number; raw: number };
+}
+
+/**
+ * Counts are sized so each cell takes roughly 1-2 s on a 2-core machine.
+ * Raw is several times faster than the socket libraries on the streaming
+ * rows, so it gets a larger count of its own; a rate does not depend on
+ * the count once the run is long enough. --quick divides everything.
+ */
+function rows(quick: boolean): Row[] {
+  const q = (lib: number, raw = lib): Row["count"] =>
+    quick ? { lib: Math.max(1_000, Math.round(lib / 50)), raw: Math.max(1_000, Math.round(raw / 50)) } : { lib, raw };
+  const pushPull = (size: number, count: Row["count"]): Row => ({
+    id: `pushpull-${size}`,
+    label: `push/pull ${size} B`,
+    scenario: "pushpull",
+    size,
+    inflight: 0,
+    count,
+  });
+  return [
+    pushPull(16, q(600_000, 10_000_000)),
+    pushPull(256, q(500_000, 5_000_000)),
+    pushPull(4096, q(250_000, 600_000)),
+    pushPull(65536, q(30_000, 40_000)),
+    { id: "reqrep-16", label: "req/rep latency 16 B", scenario: "reqrep", size: 16, inflight: 1, count: q(10_000) },
+    {
+      id: "dealer-16",
+      label: "dealer/router 16 B x100",
+      scenario: "dealer",
+      size: 16,
+      inflight: 100,
+      count: q(150_000, 1_000_000),
+    },
+    { id: "pubsub-256", label: "pub/sub 256 B", scenario: "pubsub", size: 256, inflight: 0, count: q(300_000, 3_000_000) },
+  ];
+}
+
+type Outcome = { ok: true; result: CellResult } | { ok: false; reason: string; detail: string };
+
+// ---- child management -------------------------------------------------------
+
+const live = new Set<ChildProcess>();
+
+function alive(c: ChildProcess): boolean {
+  return c.exitCode === null && c.signalCode === null;
+}
+
+function killAll(): void {
+  for (const c of live) if (alive(c)) c.kill("SIGKILL");
+}
+process.on("exit", killAll);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+function sendTo(c: ChildProcess | undefined, msg: ToWorker): void {
+  if (!c || !c.connected) return;
+  try {
+    c.send(msg, () => {
+      // Delivery errors mean the child is gone; its exit is handled elsewhere.
+    });
+  } catch {
+    // Channel closed between the check and the send.
+  }
+}
+
+/** Asks children to stop, then kills whatever is still running after a grace period. */
+async function stopAll(children: ChildProcess[], graceMs: number): Promise<void> {
+  const exits = children.filter(alive).map(
+    (c) =>
+      new Promise<void>((resolve) => {
+        c.once("exit", () => resolve());
+        sendTo(c, { type: "stop" });
+        setTimeout(() => {
+          if (alive(c)) c.kill("SIGKILL");
+        }, graceMs).unref();
+        // Even a SIGKILL can take a moment to be reaped; never hang on it.
+        setTimeout(resolve, graceMs + 2_000).unref();
+      }),
+  );
+  await Promise.all(exits);
+  for (const c of children) live.delete(c);
+}
+
+/** Shortens a worker error to a table-sized reason. */
+function classify(message: string): string {
+  if (!message.includes("load failed")) return "error";
+  return /ERR_MODULE_NOT_FOUND|Cannot find module/.test(message) ? "not built" : "load failed";
+}
+
+function runCell(row: Row, impl: Impl, limitMs: number): Promise<Outcome> {
+  const children: ChildProcess[] = [];
+  let server: ChildProcess | undefined;
+  let client: ChildProcess | undefined;
+  let finished = false;
+  let settle: (o: Outcome) => void = () => {};
+  const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+  const finish = (o: Outcome): void => {
+    if (finished) return;
+    finished = true;
+    settle(o);
+  };
+
+  const spawn = (role: Role, port?: number): ChildProcess => {
+    const count = impl === "raw" ? row.count.raw : row.count.lib;
+    // A tenth of the run warms up JIT, buffers and connections first.
+    const warmup = Math.max(1, Math.round(count / 10));
+    const spec: WorkerSpec = { impl, scenario: row.scenario, role, size: row.size, warmup, count, inflight: row.inflight };
+    if (port !== undefined) spec.port = port;
+    const child = fork(WORKER, [JSON.stringify(spec)], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv: [] });
+    children.push(child);
+    live.add(child);
+    // Keep the tail of the child's output to explain a crash.
+    let tail = "";
+    const keep = (d: Buffer): void => {
+      tail = (tail + d.toString()).slice(-2_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.on("message", (raw: unknown) => {
+      const msg = raw as ToParent;
+      switch (msg.type) {
+        case "ready":
+          // No late client once the cell is over: stopAll would not see it.
+          if (role === "server" && !client && !finished) client = spawn("client", msg.port);
+          break;
+        case "result":
+          finish({ ok: true, result: msg.result });
+          break;
+        case "error":
+          finish({ ok: false, reason: classify(msg.message), detail: `${role}: ${msg.message}` });
+          break;
+        case "peer":
+          sendTo(role === "server" ? client : server, { type: "peer", kind: msg.kind });
+          break;
+      }
+    });
+    child.on("error", (err) => finish({ ok: false, reason: "error", detail: `${role}: ${err.message}` }));
+    child.on("exit", (code, signal) => {
+      // Let a final "error" message, if any, win over the bare exit.
+      setTimeout(() => {
+        const how = signal ? `signal ${signal}` : `code ${String(code)}`;
+        finish({ ok: false, reason: "crashed", detail: `${role} exited (${how}) before a result. ${tail.trim()}` });
+      }, 100);
+    });
+    return child;
+  };
+
+  server = spawn("server");
+  const timer = setTimeout(
+    () => finish({ ok: false, reason: "timeout", detail: `no result within ${limitMs / 1000} s` }),
+    limitMs,
+  );
+  return outcome.finally(async () => {
+    clearTimeout(timer);
+    await stopAll(children, 1_500);
+  });
+}
+
+// ---- reporting ----------------------------------------------------------------
+
+/** The figure ratios are computed on (for latency, lower is better). */
+function headline(r: CellResult): number {
+  switch (r.kind) {
+    case "throughput":
+    case "pubsub":
+      return r.msgsPerSec;
+    case "latency":
+      return r.p50Us;
+    case "rate":
+      return r.reqPerSec;
+  }
+}
+
+function describe(r: CellResult): string {
+  switch (r.kind) {
+    case "throughput":
+      return `${fmtCount(r.msgsPerSec)} msg/s ${fmtNum(r.mbPerSec)} MB/s`;
+    case "latency":
+      return `p50 ${fmtNum(r.p50Us)} us, p99 ${fmtNum(r.p99Us)} us`;
+    case "rate":
+      return `${fmtCount(r.reqPerSec)} req/s`;
+    case "pubsub":
+      return `${fmtCount(r.msgsPerSec)} msg/s`;
+  }
+}
+
+interface RowReport {
+  row: Row;
+  cells: Record<Impl, Outcome>;
+  ratios: { sbRaw?: number; sbZmq?: number };
+}
+
+/** Whether `a` beats `b` on the headline figure. */
+function better(a: CellResult, b: CellResult): boolean {
+  return a.kind === "latency" ? headline(a) < headline(b) : headline(a) > headline(b);
+}
+
+/** Runs a cell `repeat` times and keeps the best run; the first failure ends the attempts. */
+async function bestOf(row: Row, impl: Impl, limitMs: number, repeat: number): Promise<Outcome> {
+  let best: Outcome | undefined;
+  for (let i = 0; i < repeat; i++) {
+    const o = await runCell(row, impl, limitMs);
+    if (!o.ok) return o;
+    if (!best?.ok || better(o.result, best.result)) best = o;
+  }
+  if (!best) throw new Error("repeat must be at least 1");
+  return best;
+}
+
+function ratio(a: Outcome, b: Outcome): number | undefined {
+  return a.ok && b.ok ? headline(a.result) / headline(b.result) : undefined;
+}
+
+function printTable(reports: RowReport[]): void {
+  const notes: string[] = [];
+  const cellText = (o: Outcome): string => {
+    if (o.ok) return describe(o.result);
+    // One footnote per distinct failure: a missing library fails every row alike.
+    const note = o.detail.replace(/\s+/g, " ").slice(0, 400);
+    let n = notes.indexOf(note);
+    if (n < 0) n = notes.push(note) - 1;
+    return `n/a (${o.reason}) [${n + 1}]`;
+  };
+  const lossText = (o: Outcome): string => (o.ok && o.result.kind === "pubsub" ? fmtPct(o.result.lossPct) : "-");
+  const header = ["scenario", ...IMPLS, "sb/raw", "sb/zmq", "loss raw/zmq/sb"];
+  const body = reports.map((r) => [
+    r.row.label,
+    ...IMPLS.map((i) => cellText(r.cells[i])),
+    fmtRatio(r.ratios.sbRaw),
+    fmtRatio(r.ratios.sbZmq),
+    r.row.scenario === "pubsub" ? IMPLS.map((i) => lossText(r.cells[i])).join(" / ") : "",
+  ]);
+  console.log("");
+  console.log(renderTable(header, body));
+  console.log("");
+  console.log("Ratios compare switchboard's headline figure: msg/s or req/s (higher is better);");
+  console.log("for req/rep latency the ratio is sb p50 / other p50 (lower is better). MB = 10^6 bytes.");
+  if (process.env["SWITCHBOARD_BENCH_IMPL"] === "zeromq") {
+    console.log("NOTE: SWITCHBOARD_BENCH_IMPL=zeromq - the switchboard column ran zeromq (harness self-check).");
+  }
+  notes.forEach((n, i) => console.log(`[${i + 1}] ${n}`));
+}
+
+// ---- main ---------------------------------------------------------------------
+
+const USAGE = "usage: node dist/bench/run.js [--quick] [--json] [--only=<substring>] [--repeat=<n>]";
+
+interface Args {
+  quick: boolean;
+  json: boolean;
+  only?: string;
+  /** Runs per cell; the best is reported, which filters out noise from other load on the machine. */
+  repeat: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { quick: false, json: false, repeat: 1 };
+  for (const a of argv) {
+    if (a === "--quick") out.quick = true;
+    else if (a === "--json") out.json = true;
+    else if (a.startsWith("--only=")) out.only = a.slice("--only=".length).toLowerCase();
+    else if (/^--repeat=[1-9]\d*$/.test(a)) out.repeat = Number(a.slice("--repeat=".length));
+    else {
+      console.error(`unknown argument ${a}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const selected = rows(args.quick).filter(
+    (r) => !args.only || r.id.includes(args.only) || r.label.toLowerCase().includes(args.only),
+  );
+  if (selected.length === 0) {
+    console.error(`--only=${args.only ?? ""} matches no scenario`);
+    process.exit(2);
+  }
+  // Hard limit per cell, generous next to the 1-2 s a healthy cell takes.
+  const limitMs = args.quick ? 10_000 : 30_000;
+  // Progress lines go to stderr under --json so stdout stays parseable.
+  const progress = (line: string): void => (args.json ? console.error(line) : console.log(line));
+  const mode = `${args.quick ? ", quick" : ""}${args.repeat > 1 ? `, best of ${args.repeat}` : ""}`;
+  progress(`switchboard bench: node ${process.version}, ${os.cpus().length} cpu(s)${mode}`);
+
+  const reports: RowReport[] = [];
+  for (const row of selected) {
+    const cells = {} as Record<Impl, Outcome>;
+    for (const impl of IMPLS) {
+      const o = await bestOf(row, impl, limitMs, args.repeat);
+      cells[impl] = o;
+      progress(`  ${row.label.padEnd(24)} ${impl.padEnd(11)} ${o.ok ? describe(o.result) : `n/a (${o.reason})`}`);
+    }
+    reports.push({
+      row,
+      cells,
+      ratios: { sbRaw: ratio(cells.switchboard, cells.raw), sbZmq: ratio(cells.switchboard, cells.zeromq) },
+    });
+  }
+
+  if (args.json) {
+    const json = {
+      node: process.version,
+      cpus: os.cpus().length,
+      quick: args.quick,
+      repeat: args.repeat,
+      selfCheck: process.env["SWITCHBOARD_BENCH_IMPL"] === "zeromq",
+      rows: reports.map((r) => ({ ...r.row, results: r.cells, ratios: r.ratios })),
+    };
+    console.log(JSON.stringify(json, null, 2));
+  } else {
+    printTable(reports);
+  }
+
+  // Only the baselines can fail the run; switchboard problems are data.
+  const baselineFailed = reports.some((r) => !r.cells.raw.ok || !r.cells.zeromq.ok);
+  process.exitCode = baselineFailed ? 1 : 0;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+/**
+ * Observability through node:diagnostics_channel. Nothing in Switchboard
+ * writes to the console; subscribe to these channels instead:
+ *
+ * ```ts
+ * import diagnostics_channel from "node:diagnostics_channel";
+ * diagnostics_channel.subscribe("switchboard:connection:protocol-error", (m) => log(m));
+ * ```
+ *
+ * | channel | message |
+ * |---|---|
+ * | switchboard:connection:connect | `{ socketType, address }` a dialled stream is up |
+ * | switchboard:connection:accept | `{ socketType, address }` a stream was accepted |
+ * | switchboard:connection:handshake | `{ socketType, address, peerType, minor }` ZMTP handshake done |
+ * | switchboard:connection:disconnect | `{ socketType, address, error? }` a link went away |
+ * | switchboard:connection:protocol-error | `{ socketType, address, error }` a peer broke the protocol; that link was closed |
+ * | switchboard:socket:drop | `{ socketType, reason, frames }` a message was dropped by design (PUB at HWM, ROUTER to an unknown id) |
+ */
+import diagnostics_channel from "node:diagnostics_channel";
+
+export const channels = {
+  connect: diagnostics_channel.channel("switchboard:connection:connect"),
+  accept: diagnostics_channel.channel("switchboard:connection:accept"),
+  handshake: diagnostics_channel.channel("switchboard:connection:handshake"),
+  disconnect: diagnostics_channel.channel("switchboard:connection:disconnect"),
+  protocolError: diagnostics_channel.channel("switchboard:connection:protocol-error"),
+  drop: diagnostics_channel.channel("switchboard:socket:drop"),
+} as const;

@@ -1,0 +1,18 @@
+/**
+ * Switchboard: lightweight, brokerless messaging for TypeScript.
+ *
+ * Layout (each layer imports only from the ones above it in this list):
+ * - wire/        bytes <-> ZMTP frames; pure, no I/O
+ * - transport/   tcp, ipc and inproc endpoints
+ * - connection/  one peer link: handshake, heartbeats, batching, back-pressure
+ * - socket/      the ZeroMQ patterns with the zeromq.js v6 API
+ *
+ * This file is the one public entry point.
+ */
+export * from "./socket/index.js";
+export * from "./errors.js";
+export { channels as diagnosticsChannels } from "./diagnostics.js";
+export type { Clock } from "./connection/clock.js";
+
+/** The ZMTP version Switchboard speaks. */
+export const version = "3.1";

@@ -1,0 +1,409 @@
+/**
+ * Binding and connecting for one socket: listeners (tcp, ipc, inproc),
+ * connecters with reconnect back-off, and the links each produces. Reports
+ * lifecycle events on the socket's observer and the diagnostics channels.
+ *
+ * A connecter's life:
+ * ```
+ *  connect() -> dial --ok--> handshake --ok--> linked --lost--> wait(backoff) -> dial ...
+ *                 \--fail--> wait(backoff) -> dial         \--fatal protocol error--> stopped
+ * ```
+ */
+import type { Socket as NetSocket } from "node:net";
+import { NotFoundError, ProtocolError, type SwitchboardError, TransportError } from "../errors.js";
+import { channels } from "../diagnostics.js";
+import { reconnectDelay } from "../connection/backoff.js";
+import type { TimerHandle } from "../connection/clock.js";
+import { InprocLink, type InprocSide } from "../connection/inproc-link.js";
+import type { Link } from "../connection/link.js";
+import { ZmtpConnection, type ZmtpOptions } from "../connection/zmtp-connection.js";
+import { parseEndpoint, type Endpoint } from "../transport/endpoint.js";
+import { bindInproc, whenInprocBound, type InprocBinding } from "../transport/inproc.js";
+import { dial, listen, type Listener } from "../transport/stream.js";
+import { Pipe } from "./pipe.js";
+import type { Socket } from "./socket.js";
+
+interface InprocRequest {
+  side: InprocSide;
+  address: string;
+  /** Hands the connecter its end, or an error when the pair is refused. */
+  complete(link: InprocLink | undefined, error?: SwitchboardError): void;
+}
+
+interface Bound {
+  address: string;
+  close(): Promise<void>;
+  /** Pipes accepted through this endpoint. */
+  pipes: Set<Pipe>;
+}
+
+export interface ConnectOptions {
+  /** Names the peer of this connection (ZMQ_CONNECT_ROUTING_ID), for Router. */
+  routingId?: string;
+}
+
+export class Endpoints {
+  lastEndpoint: string | null = null;
+  private readonly bound = new Map<string, Bound>();
+  private readonly connecters = new Map<string, Connecter>();
+  private readonly pipeOwners = new Map<Pipe, Bound | Connecter>();
+
+  constructor(private readonly socket: Socket) {}
+
+  /** ZMTP options for a new connection. */
+  zmtpOptions(address: string): ZmtpOptions {
+    const o = this.socket.options;
+    return {
+      socketType: this.socket.socketType,
+      routingId: o.routingId === null ? undefined : Buffer.from(o.routingId),
+      maxMessageSize: o.maxMessageSize,
+      handshakeInterval: o.handshakeInterval,
+      heartbeat: { interval: o.heartbeatInterval, timeout: o.heartbeatTimeout, ttl: o.heartbeatTimeToLive },
+      clock: this.socket.clock,
+      address,
+    };
+  }
+
+  async bind(address: string): Promise<void> {
+    const ep = parseEndpoint(address, "bind");
+    if (ep.transport === "inproc") return this.bindInproc(address, ep.name);
+    let listener: Listener;
+    try {
+      listener = await listen(ep, (stream) => this.accept(bound, stream), {
+        backlog: this.socket.options.backlog,
+        ipv6: this.socket.options.ipv6,
+      });
+    } catch (error) {
+      const e = TransportError.from(error, address);
+      this.socket.events.emit({ type: "bind:error", address, error: e });
+      throw e;
+    }
+    const bound: Bound = { address: listener.endpoint, close: () => listener.close(), pipes: new Set() };
+    if (this.socket.closed) {
+      await listener.close();
+      return;
+    }
+    this.bound.set(listener.endpoint, bound);
+    if (listener.endpoint !== address) this.bound.set(address, bound);
+    this.lastEndpoint = listener.endpoint;
+    this.socket.events.emit({ type: "bind", address: listener.endpoint });
+  }
+
+  private bindInproc(address: string, name: string): void {
+    const binding: InprocBinding = {
+      accept: (request) => {
+        const req = request as InprocRequest;
+        const socket = this.socket;
+        let pair: [InprocLink, InprocLink];
+        try {
+          pair = InprocLink.pair(req.side, { socketType: socket.socketType, routingId: routingIdOf(socket) }, address);
+        } catch (error) {
+          req.complete(undefined, error as SwitchboardError);
+          return;
+        }
+        const [mine, theirs] = pair;
+        const pipe = new Pipe(socket, address, false);
+        if (!socket.addPipe(pipe, mine)) {
+          req.complete(undefined, new ProtocolError("ERR_ZMTP_UNSPECIFIED", "peer refused the connection", { address }));
+          return;
+        }
+        bound.pipes.add(pipe);
+        this.pipeOwners.set(pipe, bound);
+        socket.events.emit({ type: "accept", address });
+        socket.events.emit({ type: "handshake", address });
+        req.complete(theirs);
+      },
+    };
+    const unbind = bindInproc(name, binding);
+    const bound: Bound = { address, close: async () => unbind(), pipes: new Set() };
+    this.bound.set(address, bound);
+    this.lastEndpoint = address;
+    this.socket.events.emit({ type: "bind", address });
+  }
+
+  private accept(bound: Bound, stream: NetSocket): void {
+    const socket = this.socket;
+    if (socket.closed) {
+      stream.destroy();
+      return;
+    }
+    const address = bound.address;
+    socket.events.emit({ type: "accept", address });
+    if (channels.accept.hasSubscribers) channels.accept.publish({ socketType: socket.socketType, address });
+    new ZmtpConnection(stream, this.zmtpOptions(address), {
+      ready: (connection) => {
+        const pipe = new Pipe(socket, address, false);
+        if (!socket.addPipe(pipe, connection)) {
+          connection.destroy();
+          return;
+        }
+        bound.pipes.add(pipe);
+        this.pipeOwners.set(pipe, bound);
+        socket.events.emit({ type: "handshake", address });
+      },
+      closed: (_connection, error, wasReady) => {
+        if (!wasReady) reportHandshakeFailure(socket, address, error);
+      },
+    });
+  }
+
+  async unbind(address: string): Promise<void> {
+    const bound = this.bound.get(address);
+    if (!bound) throw new NotFoundError(`not bound to ${address}`, { address });
+    for (const [key, value] of this.bound) if (value === bound) this.bound.delete(key);
+    await bound.close();
+    for (const pipe of bound.pipes) pipe.link?.destroy();
+    this.socket.events.emit({ type: "close", address: bound.address });
+  }
+
+  connect(address: string, options: ConnectOptions): void {
+    const ep = parseEndpoint(address, "connect");
+    if (this.connecters.has(address)) return;
+    const connecter = new Connecter(this.socket, this, address, ep, options);
+    this.connecters.set(address, connecter);
+    connecter.start();
+  }
+
+  disconnect(address: string): void {
+    const connecter = this.connecters.get(address);
+    if (!connecter) throw new NotFoundError(`not connected to ${address}`, { address });
+    this.connecters.delete(address);
+    connecter.stop(0);
+  }
+
+  /** Registers which endpoint a pipe came from. */
+  own(pipe: Pipe, owner: Connecter): void {
+    this.pipeOwners.set(pipe, owner);
+  }
+
+  /** A pipe's link closed: bind-side pipes go away; connect-side ones wait for the reconnect. */
+  linkClosed(pipe: Pipe, error: SwitchboardError | undefined): void {
+    const owner = this.pipeOwners.get(pipe);
+    this.socket.events.emit(error ? { type: "disconnect", address: pipe.address, error } : { type: "disconnect", address: pipe.address });
+    if (channels.disconnect.hasSubscribers) {
+      channels.disconnect.publish({ socketType: this.socket.socketType, address: pipe.address, error });
+    }
+    if (owner instanceof Connecter) {
+      owner.linkLost(pipe, error);
+    } else {
+      owner?.pipes.delete(pipe);
+      this.pipeOwners.delete(pipe);
+      this.socket.removePipe(pipe);
+    }
+  }
+
+  /** Called by a connecter when it drops a pipe for good. */
+  forget(pipe: Pipe): void {
+    this.pipeOwners.delete(pipe);
+    this.socket.removePipe(pipe);
+  }
+
+  /** Closes every listener and connecter; links flush for up to `linger` ms. */
+  close(linger: number): void {
+    for (const bound of new Set(this.bound.values())) void bound.close();
+    this.bound.clear();
+    for (const connecter of this.connecters.values()) connecter.stop(linger);
+    this.connecters.clear();
+    for (const pipe of [...this.socket.pipes]) {
+      if (!this.pipeOwners.has(pipe) || this.pipeOwners.get(pipe) instanceof Connecter) continue;
+      lingerPipe(this.socket, pipe, linger);
+    }
+  }
+}
+
+/** Flushes a pipe's queue into its link for up to `linger` ms, then closes the link. */
+export function lingerPipe(socket: Socket, pipe: Pipe, linger: number): void {
+  const link = pipe.link;
+  if (!link || linger === 0) {
+    link?.destroy();
+    return;
+  }
+  pipe.pump();
+  if (pipe.out.length === 0) {
+    link.close();
+  } else {
+    const original = pipe.onDrain.bind(pipe);
+    pipe.onDrain = () => {
+      original();
+      if (pipe.out.length === 0) link.close();
+    };
+  }
+  if (linger > 0) {
+    const timer = socket.clock.setTimeout(() => link.destroy(), linger);
+    const onClose = pipe.onClose.bind(pipe);
+    pipe.onClose = (error) => {
+      socket.clock.clearTimeout(timer);
+      onClose(error);
+    };
+  }
+}
+
+function routingIdOf(socket: Socket): Buffer | undefined {
+  const id = socket.options.routingId;
+  return id === null ? undefined : Buffer.from(id);
+}
+
+function reportHandshakeFailure(socket: Socket, address: string, error: SwitchboardError | undefined): void {
+  if (error instanceof ProtocolError) {
+    socket.events.emit({ type: "handshake:error:protocol", address, error });
+  } else if (error) {
+    socket.events.emit({ type: "handshake:error:other", address, error });
+  }
+}
+
+/** One connect() endpoint: dials, handshakes, and reconnects with back-off. */
+class Connecter {
+  private pipe: Pipe | undefined;
+  private attempt = 0;
+  private timer: TimerHandle | undefined;
+  private link: Link | undefined;
+  private stream: NetSocket | undefined;
+  private cancelInproc: (() => void) | undefined;
+  private stopped = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly endpoints: Endpoints,
+    private readonly address: string,
+    private readonly endpoint: Endpoint,
+    private readonly options: ConnectOptions,
+  ) {}
+
+  start(): void {
+    if (this.socket.xEagerPipes() && !this.socket.options.immediate) {
+      this.pipe = this.newPipe(true);
+      this.socket.addPipe(this.pipe, undefined);
+    }
+    this.dial();
+  }
+
+  private newPipe(persistent: boolean): Pipe {
+    const pipe = new Pipe(this.socket, this.address, persistent);
+    if (this.options.routingId !== undefined) pipe.routingId = Buffer.from(this.options.routingId);
+    this.endpoints.own(pipe, this);
+    return pipe;
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const ep = this.endpoint;
+    if (ep.transport === "inproc") {
+      this.cancelInproc = whenInprocBound(ep.name, (binding) => {
+        this.cancelInproc = undefined;
+        binding.accept({
+          side: { socketType: this.socket.socketType, routingId: routingIdOf(this.socket) },
+          address: this.address,
+          complete: (link, error) => {
+            if (this.stopped) {
+              link?.destroy();
+            } else if (link) {
+              this.socket.events.emit({ type: "connect", address: this.address });
+              this.linked(link);
+            } else {
+              reportHandshakeFailure(this.socket, this.address, error);
+            }
+          },
+        } satisfies InprocRequest);
+      });
+      return;
+    }
+    this.socket.events.emit({ type: "connect:delay", address: this.address });
+    const timeoutMs = this.socket.options.connectTimeout;
+    dial(ep, { signal: this.abort.signal, ipv6: this.socket.options.ipv6, ...(timeoutMs > 0 ? { timeoutMs } : {}) }).then(
+      (stream) => this.connected(stream),
+      () => this.retry(),
+    );
+  }
+
+  private connected(stream: NetSocket): void {
+    if (this.stopped) {
+      stream.destroy();
+      return;
+    }
+    this.stream = stream;
+    const socket = this.socket;
+    socket.events.emit({ type: "connect", address: this.address });
+    if (channels.connect.hasSubscribers) channels.connect.publish({ socketType: socket.socketType, address: this.address });
+    new ZmtpConnection(stream, this.endpoints.zmtpOptions(this.address), {
+      ready: (connection) => this.linked(connection),
+      closed: (_connection, error, wasReady) => {
+        this.stream = undefined;
+        if (wasReady) return; // linkLost() handles it
+        reportHandshakeFailure(socket, this.address, error);
+        if (error instanceof ProtocolError && error.fatal) {
+          this.stopped = true; // as libzmq: no reconnect after a protocol error
+          return;
+        }
+        this.retry();
+      },
+    });
+  }
+
+  private linked(link: Link): void {
+    const socket = this.socket;
+    const pipe = this.pipe ?? this.newPipe(false);
+    const accepted = this.pipe ? socket.attachLink(pipe, link) : socket.addPipe(pipe, link);
+    if (!accepted) {
+      link.destroy();
+      if (!this.pipe) this.endpoints.forget(pipe);
+      this.retry();
+      return;
+    }
+    if (!this.pipe) this.pipe = pipe;
+    this.attempt = 0;
+    this.link = link;
+    socket.events.emit({ type: "handshake", address: this.address });
+  }
+
+  /** The pipe's link went away. */
+  linkLost(pipe: Pipe, error: SwitchboardError | undefined): void {
+    this.link = undefined;
+    if (!pipe.persistent) {
+      this.pipe = undefined;
+      this.endpoints.forget(pipe);
+    }
+    if (this.stopped) return;
+    if (error instanceof ProtocolError && error.fatal) {
+      this.stopped = true;
+      return;
+    }
+    if (this.endpoint.transport === "inproc") {
+      this.dial();
+    } else {
+      this.retry();
+    }
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    const delay = reconnectDelay(
+      { interval: this.socket.options.reconnectInterval, maxInterval: this.socket.options.reconnectMaxInterval },
+      ++this.attempt,
+    );
+    if (delay < 0) {
+      this.stopped = true;
+      return;
+    }
+    this.socket.events.emit({ type: "connect:retry", address: this.address, interval: delay });
+    this.timer = this.socket.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.dial();
+    }, delay);
+  }
+
+  /** Stops for good; the link flushes for up to `linger` ms (0 = drop at once). */
+  stop(linger: number): void {
+    this.stopped = true;
+    if (this.timer !== undefined) this.socket.clock.clearTimeout(this.timer);
+    this.cancelInproc?.();
+    this.abort.abort();
+    const pipe = this.pipe;
+    if (pipe) {
+      if (pipe.link) lingerPipe(this.socket, pipe, linger);
+      this.endpoints.forget(pipe);
+    } else {
+      this.stream?.destroy();
+    }
+  }
+}
