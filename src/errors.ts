@@ -157,14 +157,18 @@ export class TransportError extends SwitchboardError {
     this.errno = options?.errno;
   }
 
-  /** Wraps a Node.js system error, keeping its code when it is a known one. */
+  /**
+   * Wraps a Node.js system error, keeping its code when it is a known one
+   * (ENETUNREACH is reported as EHOSTUNREACH); any other code becomes
+   * ECONNRESET.
+   */
   static from(error: unknown, address?: string): TransportError {
     if (error instanceof TransportError) return error;
     const sys = error as NodeJS.ErrnoException | undefined;
     const known: readonly OperationErrorCode[] = [
-      "EADDRINUSE", "EADDRNOTAVAIL", "EACCES", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOENT", "EINVAL",
+      "EADDRINUSE", "EADDRNOTAVAIL", "EACCES", "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ETIMEDOUT", "ENOENT", "EINVAL",
     ];
-    const code = known.find((c) => c === sys?.code) ?? "ECONNRESET";
+    const code = known.find((c) => c === sys?.code) ?? (sys?.code === "ENETUNREACH" ? "EHOSTUNREACH" : "ECONNRESET");
     const opts: SwitchboardErrorOptions & { errno?: number } = { cause: error };
     if (address !== undefined) opts.address = address;
     if (typeof sys?.errno === "number") opts.errno = sys.errno;

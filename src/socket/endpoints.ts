@@ -389,7 +389,7 @@ class Connecter {
     this.timer = this.socket.clock.setTimeout(() => {
       this.timer = undefined;
       this.dial();
-    }, delay);
+    }, delay, true);
   }
 
   /** Stops for good; the link flushes for up to `linger` ms (0 = drop at once). */

@@ -1,44 +1,50 @@
 /**
  * Fair-queued receive across peers (RFC 28/30): pipes with waiting messages
  * take turns, one message each, so a chatty peer cannot starve the others.
+ *
+ * The pipes with waiting messages sit in a ring; a cursor walks it. This
+ * costs nothing per message beyond the pipe's own queue when one peer is
+ * busy, which is the hot case.
  */
-import { Queue } from "../util/queue.js";
 import type { Pipe } from "./pipe.js";
 
 export class FairQueue {
-  private readonly active = new Queue<Pipe>();
-  private readonly queued = new Set<Pipe>();
+  private ring: Pipe[] = [];
+  private cursor = 0;
+  /** The pipe the last message came from. */
+  lastPipe: Pipe | undefined;
 
   /** Queues an inbound message on its pipe and gives the pipe a turn. */
   push(pipe: Pipe, frames: Buffer[]): void {
     pipe.queueInbound(frames);
-    if (!this.queued.has(pipe)) {
-      this.queued.add(pipe);
-      this.active.push(pipe);
+    if (!pipe.inRing) {
+      pipe.inRing = true;
+      this.ring.push(pipe);
     }
   }
 
-  /** Takes the next message in turn, with the pipe it came from. */
-  next(): { pipe: Pipe; frames: Buffer[] } | undefined {
-    for (;;) {
-      const pipe = this.active.shift();
-      if (!pipe) return undefined;
+  /** Takes the next message in turn; `lastPipe` tells where it came from. */
+  next(): Buffer[] | undefined {
+    const ring = this.ring;
+    while (ring.length > 0) {
+      if (this.cursor >= ring.length) this.cursor = 0;
+      const pipe = ring[this.cursor]!;
       const frames = pipe.take();
-      if (pipe.inbox.length > 0) {
-        this.active.push(pipe);
-      } else {
-        this.queued.delete(pipe);
+      if (pipe.inbox.length === 0) {
+        pipe.inRing = false;
+        ring.splice(this.cursor, 1);
+      } else if (ring.length > 1) {
+        this.cursor++;
       }
-      if (frames) return { pipe, frames };
+      if (frames) {
+        this.lastPipe = pipe;
+        return frames;
+      }
     }
-  }
-
-  /** Like next(), but only from `pipe` (REQ reads only from the peer it asked); others keep their turn. */
-  nextFrom(pipe: Pipe): Buffer[] | undefined {
-    return pipe.take();
+    return undefined;
   }
 
   get size(): number {
-    return this.queued.size;
+    return this.ring.length;
   }
 }

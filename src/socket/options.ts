@@ -101,3 +101,12 @@ export function boolSpec(value: boolean): Spec<boolean> {
 }
 
 export type OptionSpec<T> = Spec<T>;
+
+/**
+ * ZMQ_CONFLATE, for the patterns that offer it (Push, Pull, Dealer,
+ * Publisher, Subscriber): keep only the latest message in each queue,
+ * ignoring the high-water marks. Meant for single-frame "latest value" feeds.
+ */
+export interface ConflateOption {
+  conflate: boolean;
+}

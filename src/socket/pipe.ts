@@ -28,6 +28,8 @@ export interface PipeOwner {
   readonly receiveHighWaterMark: number;
   /** Set when a message had to wait in a queue instead of going to its link. */
   congested: boolean;
+  /** ZMQ_CONFLATE: queues keep only the latest message. */
+  readonly conflate?: boolean;
 }
 
 let nextPipeId = 1;
@@ -45,6 +47,8 @@ export class Pipe implements LinkHandler {
   /** Pattern state hung on the pipe (subscriptions of a publisher's peer...). */
   subscriptions: SubscriptionSet | undefined;
   private paused = false;
+  /** Whether the pipe is in its socket's fair-queue ring. */
+  inRing = false;
   /** False once the pipe was removed from its socket. */
   alive = true;
 
@@ -67,6 +71,11 @@ export class Pipe implements LinkHandler {
     const link = this.link;
     if (link !== undefined && this.out.length === 0 && link.writable) {
       link.write(frames);
+      return true;
+    }
+    if (this.owner.conflate === true) {
+      this.out.drain();
+      this.out.push(frames);
       return true;
     }
     const hwm = this.owner.sendHighWaterMark;
@@ -104,6 +113,7 @@ export class Pipe implements LinkHandler {
 
   /** Queues an inbound message, pausing the link at the receive high-water mark. */
   queueInbound(frames: Buffer[]): void {
+    if (this.owner.conflate === true) this.inbox.drain();
     this.inbox.push(frames);
     const hwm = this.owner.receiveHighWaterMark;
     if (hwm !== 0 && !this.paused && this.inbox.length >= hwm) {

@@ -179,7 +179,7 @@ export abstract class Socket implements PipeOwner {
         waiter.timer = this.clock.setTimeout(() => {
           waiter.timer = undefined;
           this.settle(waiter, () => reject(new AgainError("Socket is busy: send timed out")));
-        }, timeout);
+        }, timeout, true);
       }
       this.senders.push(waiter);
     });
@@ -200,7 +200,7 @@ export abstract class Socket implements PipeOwner {
         waiter.timer = this.clock.setTimeout(() => {
           waiter.timer = undefined;
           this.settle(waiter, () => reject(new AgainError("Socket is busy: receive timed out")));
-        }, timeout);
+        }, timeout, true);
       }
       this.receivers.push(waiter);
     });
@@ -212,6 +212,11 @@ export abstract class Socket implements PipeOwner {
     return {
       next: (): Promise<IteratorResult<Buffer[], undefined>> => {
         if (this.isClosed) return Promise.resolve(done);
+        if (this.receivers.length === 0) {
+          // Hot path: a message is waiting; one promise, no wrapper.
+          const frames = this.xRecv();
+          if (frames) return Promise.resolve({ value: frames, done: false });
+        }
         return this.receiveMessage().then(
           (value) => ({ value, done: false }),
           (error: unknown) => {

@@ -4,10 +4,11 @@
  *
  * Errors: both `listen` and `dial` reject with a {@link TransportError} that
  * keeps the operating system's code (EADDRINUSE, ECONNREFUSED, EACCES,
- * ENOENT...). A few OS codes that {@link TransportError.from} does not know are
- * mapped first: a host name that does not resolve is EHOSTUNREACH on dial and
- * EADDRNOTAVAIL on listen; ENETUNREACH/EHOSTDOWN/ENETDOWN are EHOSTUNREACH;
- * EPERM is EACCES; EAFNOSUPPORT is EADDRNOTAVAIL; ENAMETOOLONG is EINVAL.
+ * ENOENT, EHOSTUNREACH...; {@link TransportError.from} also reports ENETUNREACH
+ * as EHOSTUNREACH). A few OS codes that it does not know are mapped first: a
+ * host name that does not resolve is EHOSTUNREACH on dial and EADDRNOTAVAIL on
+ * listen; EHOSTDOWN/ENETDOWN are EHOSTUNREACH; EPERM is EACCES; EAFNOSUPPORT
+ * is EADDRNOTAVAIL; ENAMETOOLONG is EINVAL.
  *
  * Every stream handed out (accepted or dialled) has a no-op 'error' listener
  * attached, so an error that happens before its owner attaches its own
@@ -86,8 +87,7 @@ function toTransportError(error: unknown, address: string, op: "listen" | "dial"
     case "EAI_NODATA":
       mapped = op === "dial" ? "EHOSTUNREACH" : "EADDRNOTAVAIL";
       break;
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
+    // EHOSTUNREACH and ENETUNREACH: TransportError.from knows them.
     case "EHOSTDOWN":
     case "ENETDOWN":
       mapped = "EHOSTUNREACH";

@@ -20,7 +20,7 @@ import type { ConnectOptions } from "../endpoints.js";
 import { FairQueue } from "../fair-queue.js";
 import { LoadBalancer } from "../load-balancer.js";
 import type { MessageLike } from "../message.js";
-import { boolSpec } from "../options.js";
+import { boolSpec, type ConflateOption } from "../options.js";
 import type { Pipe } from "../pipe.js";
 import { Socket, defineOptions } from "../socket.js";
 import type { SocketOptions } from "./types.js";
@@ -45,7 +45,7 @@ export class Dealer extends Socket {
     return this.lb.send(frames) !== undefined;
   }
   protected xRecv(): Buffer[] | undefined {
-    return this.fq.next()?.frames;
+    return this.fq.next();
   }
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
     this.fq.push(pipe, frames);
@@ -127,7 +127,7 @@ export class Router extends Socket {
   }
 
   protected xRecv(): Buffer[] | undefined {
-    return this.fq.next()?.frames;
+    return this.fq.next();
   }
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
     frames.unshift(pipe.routingId!);
@@ -183,3 +183,6 @@ export class Router extends Socket {
 export interface Router extends RouterOptions {}
 
 defineOptions(Router.prototype, { mandatory: boolSpec(false), handover: boolSpec(false) });
+
+export interface Dealer extends ConflateOption {}
+defineOptions(Dealer.prototype, { conflate: boolSpec(false) });

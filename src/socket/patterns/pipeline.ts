@@ -6,7 +6,8 @@ import { FairQueue } from "../fair-queue.js";
 import { LoadBalancer } from "../load-balancer.js";
 import type { MessageLike } from "../message.js";
 import type { Pipe } from "../pipe.js";
-import { Socket } from "../socket.js";
+import { boolSpec, type ConflateOption } from "../options.js";
+import { Socket, defineOptions } from "../socket.js";
 import type { SocketOptions } from "./types.js";
 
 export class Push extends Socket {
@@ -58,7 +59,7 @@ export class Pull extends Socket {
     return false;
   }
   protected xRecv(): Buffer[] | undefined {
-    return this.fq.next()?.frames;
+    return this.fq.next();
   }
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
     this.fq.push(pipe, frames);
@@ -67,3 +68,9 @@ export class Pull extends Socket {
     return this.fq.size > 0;
   }
 }
+
+export interface Push extends ConflateOption {}
+defineOptions(Push.prototype, { conflate: boolSpec(false) });
+
+export interface Pull extends ConflateOption {}
+defineOptions(Pull.prototype, { conflate: boolSpec(false) });

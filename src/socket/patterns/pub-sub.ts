@@ -14,7 +14,7 @@ import { channels } from "../../diagnostics.js";
 import { FairQueue } from "../fair-queue.js";
 import type { MessageLike } from "../message.js";
 import { toFrame } from "../message.js";
-import { boolSpec, type OptionSpec } from "../options.js";
+import { boolSpec, type ConflateOption, type OptionSpec } from "../options.js";
 import type { Pipe } from "../pipe.js";
 import { Socket, defineOptions } from "../socket.js";
 import { SubscriptionSet } from "../subscriptions.js";
@@ -137,7 +137,7 @@ export class XPublisher extends PublisherBase {
   }
 
   protected xRecv(): Buffer[] | undefined {
-    return this.fq.next()?.frames;
+    return this.fq.next();
   }
   protected override xHasIn(): boolean {
     return this.fq.size > 0;
@@ -194,7 +194,7 @@ abstract class SubscriberBase extends Socket {
   }
 
   protected xRecv(): Buffer[] | undefined {
-    return this.fq.next()?.frames;
+    return this.fq.next();
   }
   protected override xHasIn(): boolean {
     return this.fq.size > 0;
@@ -289,3 +289,9 @@ export class XSubscriber extends SubscriberBase {
     }
   }
 }
+
+export interface Publisher extends ConflateOption {}
+defineOptions(Publisher.prototype, { conflate: boolSpec(false) });
+
+export interface Subscriber extends ConflateOption {}
+defineOptions(Subscriber.prototype, { conflate: boolSpec(false) });

@@ -141,9 +141,9 @@ export class Reply extends Socket {
   protected xRecv(): Buffer[] | undefined {
     if (this.current) return undefined;
     for (;;) {
-      const next = this.fq.next();
-      if (!next) return undefined;
-      const { pipe, frames } = next;
+      const frames = this.fq.next();
+      if (!frames) return undefined;
+      const pipe = this.fq.lastPipe!;
       const split = frames.findIndex((f) => f.length === 0);
       if (split < 0) continue; // no delimiter: discarded, as libzmq does
       this.current = { pipe, envelope: frames.slice(0, split + 1) };
