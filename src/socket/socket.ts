@@ -11,7 +11,7 @@
  * `sendTimeout`), so concurrent sends go out in call order and each resolves
  * when its message is queued, never beyond the high-water mark.
  */
-import { AgainError, ClosedError, type SwitchboardError } from "../errors.js";
+import { AgainError, ClosedError, InvalidArgumentError, type SwitchboardError } from "../errors.js";
 import { realClock, type Clock, type TimerHandle } from "../connection/clock.js";
 import type { Link } from "../connection/link.js";
 import type { SocketType } from "../wire/constants.js";
@@ -73,7 +73,10 @@ export abstract class Socket implements PipeOwner {
     const { clock, ...rest } = (options ?? {}) as ConstructorOptions & Record<string, unknown>;
     this.clock = clock ?? realClock;
     this.endpoints = new Endpoints(this);
+    // Options are accessors on the prototype, so they exist (and validate)
+    // here, before any subclass field initialiser runs.
     for (const [name, value] of Object.entries(rest)) {
+      if (!(name in this)) throw new InvalidArgumentError(`unknown option ${name} for a ${socketType} socket`);
       if (value !== undefined) (this as Record<string, unknown>)[name] = value;
     }
   }

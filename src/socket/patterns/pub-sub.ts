@@ -117,19 +117,9 @@ export class XPublisher extends PublisherBase {
   private readonly fq = new FairQueue();
   /** Subscriptions over all peers, to tell first/last apart. */
   private readonly all = new SubscriptionSet();
-  private verbose: XPublisherVerbosity = null;
-  /** ZMQ_XPUB_WELCOME_MSG: sent to every new subscriber. */
-  welcomeMessage: string | null = null;
 
   constructor(options?: SocketOptions<XPublisher>) {
     super("XPUB", options);
-  }
-
-  set verbosity(value: XPublisherVerbosity) {
-    this.verbose = value;
-  }
-  get verbosity(): XPublisherVerbosity {
-    return this.verbose;
   }
 
   receive(): Promise<Buffer[]> {
@@ -150,7 +140,8 @@ export class XPublisher extends PublisherBase {
   }
   protected override subscriptionChanged(subscribe: boolean, topic: Buffer, _changed: boolean): void {
     const unique = subscribe ? this.all.add(topic) : this.all.remove(topic);
-    const show = subscribe ? unique || this.verbose !== null : unique || this.verbose === "allSubsUnsubs";
+    const verbosity = (this as unknown as XPublisherOptions).verbosity;
+    const show = subscribe ? unique || verbosity !== null : unique || verbosity === "allSubsUnsubs";
     if (show && this.pending) {
       const frame = Buffer.allocUnsafe(topic.length + 1);
       frame[0] = subscribe ? 1 : 0;
@@ -164,7 +155,8 @@ export class XPublisher extends PublisherBase {
   }
   protected override xAttach(pipe: Pipe): void {
     super.xAttach(pipe);
-    if (this.welcomeMessage !== null) pipe.trySend([toFrame(this.welcomeMessage)]);
+    const welcome = (this as unknown as XPublisherOptions).welcomeMessage;
+    if (welcome !== null) pipe.trySend([toFrame(welcome)]);
   }
   protected override xDetach(pipe: Pipe): void {
     super.xDetach(pipe);
@@ -181,8 +173,31 @@ export class XPublisher extends PublisherBase {
   }
 }
 
-export interface XPublisher extends PublisherOptions {}
-defineOptions(XPublisher.prototype, publisherOptions);
+export interface XPublisherOptions extends PublisherOptions {
+  /**
+   * ZMQ_XPUB_VERBOSE / ZMQ_XPUB_VERBOSER: null (default) delivers only the first
+   * subscription to a topic and the last unsubscription; "allSubs" every
+   * subscription; "allSubsUnsubs" every subscription and unsubscription.
+   */
+  verbosity: XPublisherVerbosity;
+  /** ZMQ_XPUB_WELCOME_MSG: a message sent to every new subscriber. */
+  welcomeMessage: string | null;
+}
+
+export interface XPublisher extends XPublisherOptions {}
+defineOptions(XPublisher.prototype, {
+  ...publisherOptions,
+  verbosity: {
+    default: null,
+    check: (v: unknown): v is XPublisherVerbosity => v === null || v === "allSubs" || v === "allSubsUnsubs",
+    describe: 'null, "allSubs" or "allSubsUnsubs"',
+  },
+  welcomeMessage: {
+    default: null,
+    check: (v: unknown): v is string | null => v === null || typeof v === "string",
+    describe: "null or a string",
+  },
+});
 
 abstract class SubscriberBase extends Socket {
   protected readonly fq = new FairQueue();
