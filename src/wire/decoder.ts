@@ -103,8 +103,24 @@ export class FrameDecoder {
       offset = this.readGreeting(chunk);
       if ((this.state as State) !== State.Header) return;
     }
+    const sink = this.sink;
+    // Short data frames need no limit check when the limit is at least 255.
+    const shortFast = this.maxFrameSize < 0 || this.maxFrameSize >= 255;
     while (offset < length) {
       if (this.state === State.Header) {
+        // Fast path: whole short data frames inside this chunk.
+        if (shortFast && this.headerLength === 0) {
+          const flags = chunk[offset]!;
+          if ((flags & (FLAG_LONG | FLAG_COMMAND)) === 0 && offset + 1 < length) {
+            const start = offset + 2;
+            const end = start + chunk[offset + 1]!;
+            if (end <= length) {
+              sink.onFrame(chunk.subarray(start, end), flags & FLAG_MORE);
+              offset = end;
+              continue;
+            }
+          }
+        }
         offset = this.readHeader(chunk, offset);
       } else if (this.state === State.Body) {
         offset = this.readBody(chunk, offset);

@@ -83,6 +83,8 @@ export class Router extends Socket {
   private readonly fq = new FairQueue();
   private readonly byId = new Map<string, Pipe>();
   private nextId = (Math.random() * 0x1_0000_0000) >>> 0;
+  /** The pipe of the last send, to route the next one without a map lookup. */
+  private lastPipe: Pipe | undefined;
 
   constructor(options?: SocketOptions<Router>) {
     super("ROUTER", options);
@@ -109,13 +111,16 @@ export class Router extends Socket {
   protected xSend(frames: Buffer[]): boolean {
     const id = frames[0]!;
     if (frames.length < 2) return true; // libzmq ignores a message that is only an id
-    const pipe = this.byId.get(id.toString("latin1"));
+    // Replies usually carry the very id Buffer that receive() handed out:
+    // find its pipe without building a string key.
+    const pipe = this.lastPipe?.routingId === id ? this.lastPipe : this.byId.get(id.toString("latin1"));
     const mandatory = (this as unknown as RouterOptions).mandatory;
     if (!pipe) {
       if (mandatory) throw new HostUnreachableError(`no peer with routing id ${id.toString("hex")}`);
       this.dropped("unknown routing id", frames);
       return true;
     }
+    this.lastPipe = pipe;
     if (pipe.trySend(frames.slice(1))) return true;
     if (mandatory) return false;
     this.dropped("peer at high-water mark", frames);
@@ -164,6 +169,7 @@ export class Router extends Socket {
     return true;
   }
   protected override xDetach(pipe: Pipe): void {
+    if (this.lastPipe === pipe) this.lastPipe = undefined;
     if (pipe.routingId && this.byId.get(pipe.routingId.toString("latin1")) === pipe) {
       this.byId.delete(pipe.routingId.toString("latin1"));
     }
