@@ -27,6 +27,8 @@ export interface WorkerSpec {
   inflight: number;
   /** Port of the server; set for clients only. */
   port?: number;
+  /** Publisher only: wait at the high-water mark instead of dropping (ZMQ_XPUB_NODROP). */
+  noDrop?: boolean;
 }
 
 /**

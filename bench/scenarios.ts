@@ -33,7 +33,7 @@ export interface SocketModule {
   Reply: new () => DuplexSocket;
   Dealer: new () => DuplexSocket;
   Router: new () => DuplexSocket;
-  Publisher: new () => SendSocket;
+  Publisher: new () => SendSocket & { noDrop: boolean };
   Subscriber: new () => SubSocket;
 }
 
@@ -246,8 +246,25 @@ const pubSubServer: Scenario = async (mod, spec, ctl) => {
   await ctl.stopped;
 };
 
+/**
+ * A no-drop publisher send. zeromq.js cannot wait for a full subscriber (a
+ * PUB socket always polls as writable), so it rejects with EAGAIN: retry on
+ * the next turn, as a zeromq.js user would. Switchboard waits by itself.
+ */
+async function sendNoDrop(pub: SendSocket, buf: Buffer): Promise<void> {
+  for (;;) {
+    try {
+      return await pub.send(buf);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EAGAIN") throw error;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
 const pubSubClient: Scenario = async (mod, spec, ctl) => {
   const pub = track(new mod.Publisher());
+  if (spec.noDrop) pub.noDrop = true;
   pub.connect(endpoint(spec));
   // Subscriptions travel asynchronously, so probe until the subscriber
   // confirms one arrived; only then can every measured message count.
@@ -267,7 +284,8 @@ const pubSubClient: Scenario = async (mod, spec, ctl) => {
       const buf = Buffer.allocUnsafe(spec.size);
       buf.writeUInt32BE(seq, 0);
       buf.fill(0x63, 4);
-      await pub.send(buf);
+      if (spec.noDrop) await sendNoDrop(pub, buf);
+      else await pub.send(buf);
     }
     ctl.toPeer("done");
   };

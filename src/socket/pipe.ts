@@ -52,17 +52,26 @@ export class Pipe implements LinkHandler {
   /** False once the pipe was removed from its socket. */
   alive = true;
 
+  /** High-water marks and conflation, fixed when the pipe is made (as libzmq does). */
+  private readonly sendHwm: number;
+  private readonly receiveHwm: number;
+  private readonly conflate: boolean;
+
   constructor(
     private readonly owner: PipeOwner,
     /** The endpoint this pipe belongs to. */
     readonly address: string,
     /** Connect-side pipes survive link loss. */
     readonly persistent: boolean,
-  ) {}
+  ) {
+    this.sendHwm = owner.sendHighWaterMark;
+    this.receiveHwm = owner.receiveHighWaterMark;
+    this.conflate = owner.conflate === true;
+  }
 
   /** True when a message can be accepted now without exceeding the high-water mark. */
   get hasRoom(): boolean {
-    const hwm = this.owner.sendHighWaterMark;
+    const hwm = this.sendHwm;
     return hwm === 0 || this.out.length < hwm;
   }
 
@@ -73,12 +82,12 @@ export class Pipe implements LinkHandler {
       link.write(frames);
       return true;
     }
-    if (this.owner.conflate === true) {
+    if (this.conflate) {
       this.out.drain();
       this.out.push(frames);
       return true;
     }
-    const hwm = this.owner.sendHighWaterMark;
+    const hwm = this.sendHwm;
     if (hwm !== 0 && this.out.length >= hwm) return false;
     this.out.push(frames);
     // Ask the sender to yield to the event loop once per batch of queued
@@ -104,7 +113,7 @@ export class Pipe implements LinkHandler {
   /** Takes one inbound message, resuming the link when the queue drains below the mark. */
   take(): Buffer[] | undefined {
     const message = this.inbox.shift();
-    if (this.paused && this.inbox.length < Math.max(1, this.owner.receiveHighWaterMark >> 1)) {
+    if (this.paused && this.inbox.length < Math.max(1, this.receiveHwm >> 1)) {
       this.paused = false;
       this.link?.resume();
     }
@@ -113,9 +122,9 @@ export class Pipe implements LinkHandler {
 
   /** Queues an inbound message, pausing the link at the receive high-water mark. */
   queueInbound(frames: Buffer[]): void {
-    if (this.owner.conflate === true) this.inbox.drain();
+    if (this.conflate) this.inbox.drain();
     this.inbox.push(frames);
-    const hwm = this.owner.receiveHighWaterMark;
+    const hwm = this.receiveHwm;
     if (hwm !== 0 && !this.paused && this.inbox.length >= hwm) {
       this.paused = true;
       this.link?.pause();

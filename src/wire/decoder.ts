@@ -109,15 +109,30 @@ export class FrameDecoder {
     while (offset < length) {
       if (this.state === State.Header) {
         // Fast path: whole short data frames inside this chunk.
-        if (shortFast && this.headerLength === 0) {
+        if (this.headerLength === 0) {
           const flags = chunk[offset]!;
-          if ((flags & (FLAG_LONG | FLAG_COMMAND)) === 0 && offset + 1 < length) {
-            const start = offset + 2;
-            const end = start + chunk[offset + 1]!;
-            if (end <= length) {
-              sink.onFrame(chunk.subarray(start, end), flags & FLAG_MORE);
-              offset = end;
-              continue;
+          if ((flags & FLAG_COMMAND) === 0) {
+            if ((flags & FLAG_LONG) === 0) {
+              if (shortFast && offset + 1 < length) {
+                const start = offset + 2;
+                const end = start + chunk[offset + 1]!;
+                if (end <= length) {
+                  sink.onFrame(chunk.subarray(start, end), flags & FLAG_MORE);
+                  offset = end;
+                  continue;
+                }
+              }
+            } else if (offset + 9 <= length && (chunk[offset + 1]! | chunk[offset + 2]! | chunk[offset + 3]! | chunk[offset + 4]!) === 0) {
+              // Fast path: a long data frame under 4 GiB, whole in this chunk.
+              const size =
+                (chunk[offset + 5]! * 0x100_0000) + ((chunk[offset + 6]! << 16) | (chunk[offset + 7]! << 8) | chunk[offset + 8]!);
+              const start = offset + 9;
+              const end = start + size;
+              if (end <= length && (this.maxFrameSize < 0 || size <= this.maxFrameSize)) {
+                sink.onFrame(chunk.subarray(start, end), flags & FLAG_MORE);
+                offset = end;
+                continue;
+              }
             }
           }
         }
