@@ -258,7 +258,9 @@ export abstract class Socket implements PipeOwner {
       }
       if (!accepted) return;
       this.senders.shift();
-      this.settle(waiter, () => waiter.resolve());
+      waiter.done = true;
+      if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
+      waiter.resolve();
     }
   }
 
@@ -274,7 +276,9 @@ export abstract class Socket implements PipeOwner {
       const frames = this.xRecv();
       if (!frames) return;
       this.receivers.shift();
-      this.settle(waiter, () => waiter.resolve(frames));
+      waiter.done = true;
+      if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
+      waiter.resolve(frames);
     }
   }
 

@@ -135,8 +135,12 @@ export class Router extends Socket {
     return this.fq.next();
   }
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
-    frames.unshift(pipe.routingId!);
-    this.fq.push(pipe, frames);
+    // A new array (not unshift, which is slow on V8's packed arrays).
+    const n = frames.length;
+    const message = new Array<Buffer>(n + 1);
+    message[0] = pipe.routingId!;
+    for (let i = 0; i < n; i++) message[i + 1] = frames[i]!;
+    this.fq.push(pipe, message);
   }
   protected override xHasIn(): boolean {
     return this.fq.size > 0;
