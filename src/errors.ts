@@ -14,10 +14,8 @@ export type OperationErrorCode =
   | "EFSM"
   | "EHOSTUNREACH"
   | "EBADF"
-  | "EBUSY"
   | "EINVAL"
   | "ENOTSUP"
-  | "EMSGSIZE"
   | "ENOENT"
   | "EADDRINUSE"
   | "EADDRNOTAVAIL"
@@ -31,9 +29,7 @@ export type OperationErrorCode =
 export type ProtocolErrorCode =
   | "ERR_ZMTP_UNSPECIFIED"
   | "ERR_ZMTP_UNEXPECTED_COMMAND"
-  | "ERR_ZMTP_INVALID_SEQUENCE"
   | "ERR_ZMTP_MALFORMED_COMMAND_UNSPECIFIED"
-  | "ERR_ZMTP_MALFORMED_COMMAND_MESSAGE"
   | "ERR_ZMTP_MALFORMED_COMMAND_ERROR"
   | "ERR_ZMTP_MALFORMED_COMMAND_READY"
   | "ERR_ZMTP_INVALID_METADATA"
@@ -103,13 +99,6 @@ export class ClosedError extends SwitchboardError {
   }
 }
 
-/** A conflicting operation is in progress (e.g. two concurrent `receive()` calls on a socket with a pending one and `receiveTimeout`). Code `EBUSY`. */
-export class BusyError extends SwitchboardError {
-  constructor(message = "Socket is busy", options?: SwitchboardErrorOptions) {
-    super("EBUSY", message, options);
-  }
-}
-
 /** An argument or option value is invalid (malformed endpoint, bad option value). Code `EINVAL`. */
 export class InvalidArgumentError extends SwitchboardError {
   constructor(message: string, options?: SwitchboardErrorOptions) {
@@ -121,13 +110,6 @@ export class InvalidArgumentError extends SwitchboardError {
 export class NotSupportedError extends SwitchboardError {
   constructor(message: string, options?: SwitchboardErrorOptions) {
     super("ENOTSUP", message, options);
-  }
-}
-
-/** A message exceeds `maxMessageSize`. Code `EMSGSIZE`. */
-export class MessageSizeError extends SwitchboardError {
-  constructor(message: string, options?: SwitchboardErrorOptions) {
-    super("EMSGSIZE", message, options);
   }
 }
 

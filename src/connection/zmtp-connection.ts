@@ -272,9 +272,6 @@ export class ZmtpConnection implements Link, FrameSink {
       const e = error instanceof SwitchboardError
         ? error
         : new ProtocolError("ERR_ZMTP_UNSPECIFIED", String(error), { cause: error });
-      if (e instanceof ProtocolError && channels.protocolError.hasSubscribers) {
-        channels.protocolError.publish({ socketType: this.options.socketType, address: this.options.address, error: e });
-      }
       this.fail(e);
     }
   }

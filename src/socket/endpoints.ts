@@ -21,6 +21,7 @@ import { parseEndpoint, type Endpoint } from "../transport/endpoint.js";
 import { bindInproc, whenInprocBound, type InprocBinding } from "../transport/inproc.js";
 import { dial, listen, type Listener } from "../transport/stream.js";
 import { Pipe } from "./pipe.js";
+import { reportHandshakeFailure, reportProtocolError } from "./report.js";
 import type { Socket } from "./socket.js";
 
 interface InprocRequest {
@@ -114,7 +115,13 @@ export class Endpoints {
         req.complete(theirs);
       },
     };
-    const unbind = bindInproc(name, binding);
+    let unbind: () => void;
+    try {
+      unbind = bindInproc(name, binding);
+    } catch (error) {
+      this.socket.events.emit({ type: "bind:error", address, error: error as SwitchboardError });
+      throw error;
+    }
     const bound: Bound = { address, close: async () => unbind(), pipes: new Set() };
     this.bound.set(address, bound);
     this.lastEndpoint = address;
@@ -179,6 +186,7 @@ export class Endpoints {
   /** A pipe's link closed: bind-side pipes go away; connect-side ones wait for the reconnect. */
   linkClosed(pipe: Pipe, error: SwitchboardError | undefined): void {
     const owner = this.pipeOwners.get(pipe);
+    if (error instanceof ProtocolError) reportProtocolError(this.socket, pipe.address, error);
     this.socket.events.emit(error ? { type: "disconnect", address: pipe.address, error } : { type: "disconnect", address: pipe.address });
     if (channels.disconnect.hasSubscribers) {
       channels.disconnect.publish({ socketType: this.socket.socketType, address: pipe.address, error });
@@ -243,13 +251,6 @@ function routingIdOf(socket: Socket): Buffer | undefined {
   return id === null ? undefined : Buffer.from(id);
 }
 
-function reportHandshakeFailure(socket: Socket, address: string, error: SwitchboardError | undefined): void {
-  if (error instanceof ProtocolError) {
-    socket.events.emit({ type: "handshake:error:protocol", address, error });
-  } else if (error) {
-    socket.events.emit({ type: "handshake:error:other", address, error });
-  }
-}
 
 /** One connect() endpoint: dials, handshakes, and reconnects with back-off. */
 class Connecter {

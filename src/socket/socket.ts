@@ -147,7 +147,7 @@ export abstract class Socket implements PipeOwner {
     this.events.close();
   }
 
-  /** `await using socket = new Push()` closes it at the end of the scope. */
+  /** `using socket = new Push()` closes it at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

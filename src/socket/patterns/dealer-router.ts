@@ -17,6 +17,7 @@ import { HostUnreachableError, ProtocolError } from "../../errors.js";
 import { channels } from "../../diagnostics.js";
 import type { Link } from "../../connection/link.js";
 import type { ConnectOptions } from "../endpoints.js";
+import { reportHandshakeFailure } from "../report.js";
 import { FairQueue } from "../fair-queue.js";
 import { LoadBalancer } from "../load-balancer.js";
 import type { MessageLike } from "../message.js";
@@ -154,14 +155,11 @@ export class Router extends Socket {
     const holder = this.byId.get(key);
     if (holder && holder !== pipe) {
       if (!(this as unknown as RouterOptions).handover) {
-        this.events.emit({
-          type: "handshake:error:protocol",
+        const error = new ProtocolError("ERR_ZMTP_DUPLICATE_ROUTING_ID", `routing id ${id.toString("hex")} is already in use`, {
           address: link.peer.address,
-          error: new ProtocolError("ERR_ZMTP_DUPLICATE_ROUTING_ID", `routing id ${id.toString("hex")} is already in use`, {
-            address: link.peer.address,
-            fatal: false,
-          }),
+          fatal: false,
         });
+        reportHandshakeFailure(this, link.peer.address, error);
         return false;
       }
       this.byId.delete(key);

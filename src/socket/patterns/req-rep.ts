@@ -10,7 +10,7 @@
  * request from the peer it asked. REP strips everything up to the delimiter
  * (the envelope), and puts it back on the reply.
  */
-import { StateError } from "../../errors.js";
+import { ProtocolError, StateError } from "../../errors.js";
 import { FairQueue } from "../fair-queue.js";
 import { LoadBalancer } from "../load-balancer.js";
 import type { MessageLike } from "../message.js";
@@ -81,7 +81,15 @@ export class Request extends Socket {
       if (!id || id.length !== 4 || id.readUInt32BE(0) !== ((this.requestId - 1) >>> 0)) return;
       start = 1;
     }
-    if (frames[start]?.length !== 0 || frames.length < start + 2) return; // malformed reply
+    if (frames[start]?.length !== 0 || frames.length < start + 2) {
+      // A reply without the empty delimiter: libzmq drops such a connection
+      // for good; we drop it too, with a coded error, and let it reconnect.
+      pipe.link?.destroy(new ProtocolError("ERR_ZMTP_INVALID_ENVELOPE", "reply without an empty delimiter frame", {
+        address: pipe.address,
+        fatal: false,
+      }));
+      return;
+    }
     this.awaiting = undefined;
     this.reply = frames.slice(start + 1);
   }
