@@ -20,6 +20,8 @@ export class InprocLink implements Link {
   private other!: InprocLink;
   private paused = false;
   private closed = false;
+  /** What arrived before this end's owner took it (the two ends are attached one after the other). */
+  private backlog: Array<{ frames: Buffer[] } | { subscribe: boolean; topic: Buffer }> | undefined = [];
 
   private constructor(readonly peer: PeerInfo) {}
 
@@ -55,15 +57,26 @@ export class InprocLink implements Link {
 
   setHandler(handler: LinkHandler): void {
     this.handler = handler;
+    const backlog = this.backlog;
+    this.backlog = undefined;
+    for (const item of backlog ?? []) {
+      if ("frames" in item) handler.onMessage(item.frames);
+      else handler.onSubscription(item.subscribe, item.topic);
+    }
   }
 
   write(frames: readonly Buffer[]): void {
     if (this.closed) return;
-    this.other.handler.onMessage(frames as Buffer[]);
+    const other = this.other;
+    if (other.backlog) other.backlog.push({ frames: frames as Buffer[] });
+    else other.handler.onMessage(frames as Buffer[]);
   }
 
   sendSubscription(subscribe: boolean, topic: Buffer): void {
-    if (!this.closed) this.other.handler.onSubscription(subscribe, topic);
+    if (this.closed) return;
+    const other = this.other;
+    if (other.backlog) other.backlog.push({ subscribe, topic });
+    else other.handler.onSubscription(subscribe, topic);
   }
 
   pause(): void {

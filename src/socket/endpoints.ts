@@ -102,7 +102,7 @@ export class Endpoints {
           req.complete(undefined, error as SwitchboardError);
           return;
         }
-        const [mine, theirs] = pair;
+        const [theirs, mine] = pair; // [connecter's end, binder's end]
         const pipe = new Pipe(socket, address, false);
         if (!socket.addPipe(pipe, mine)) {
           req.complete(undefined, new ProtocolError("ERR_ZMTP_UNSPECIFIED", "peer refused the connection", { address }));
@@ -115,14 +115,15 @@ export class Endpoints {
         req.complete(theirs);
       },
     };
-    let unbind: () => void;
+    let unbind: () => void = () => {};
+    // Declared before bindInproc(), which may accept waiting connecters at once.
+    const bound: Bound = { address, close: async () => unbind(), pipes: new Set() };
     try {
       unbind = bindInproc(name, binding);
     } catch (error) {
       this.socket.events.emit({ type: "bind:error", address, error: error as SwitchboardError });
       throw error;
     }
-    const bound: Bound = { address, close: async () => unbind(), pipes: new Set() };
     this.bound.set(address, bound);
     this.lastEndpoint = address;
     this.socket.events.emit({ type: "bind", address });
@@ -276,7 +277,9 @@ class Connecter {
       this.pipe = this.newPipe(true);
       this.socket.addPipe(this.pipe, undefined);
     }
-    this.dial();
+    // Deferred, so events come after connect() returns (an inproc peer may
+    // link synchronously), as with zeromq.js.
+    queueMicrotask(() => this.dial());
   }
 
   private newPipe(persistent: boolean): Pipe {
@@ -369,11 +372,9 @@ class Connecter {
       this.stopped = true;
       return;
     }
-    if (this.endpoint.transport === "inproc") {
-      this.dial();
-    } else {
-      this.retry();
-    }
+    // inproc too waits out the back-off: two peers that take a routing id
+    // over from each other must not spin.
+    this.retry();
   }
 
   private retry(): void {

@@ -25,6 +25,11 @@ export class LoadBalancer {
     return this.pipes.length;
   }
 
+  /** Whether some peer has room below its high-water mark. */
+  hasRoom(): boolean {
+    return this.pipes.some((pipe) => pipe.hasRoom);
+  }
+
   /** Sends to the next pipe with room; returns it, or undefined when all are full. */
   send(frames: Buffer[]): Pipe | undefined {
     const pipes = this.pipes;

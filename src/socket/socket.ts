@@ -62,6 +62,8 @@ export abstract class Socket implements PipeOwner {
   private readonly receivers = new Queue<ReceiveWaiter>();
   /** @internal Set by a pipe when a message waits in its queue (see sendMessage). */
   congested = false;
+  /** A pending yield to the event loop that accepted sends resolve after. */
+  private turn: Promise<void> | undefined;
   /** @internal Every pipe of this socket. */
   readonly pipes = new Set<Pipe>();
 
@@ -69,9 +71,12 @@ export abstract class Socket implements PipeOwner {
     /** @internal The ZMTP socket type. */
     readonly socketType: SocketType,
     options: object | undefined,
+    /** Defaults that differ from the common ones for this socket type. */
+    defaults: Partial<CoreOptions> = {},
   ) {
     const { clock, ...rest } = (options ?? {}) as ConstructorOptions & Record<string, unknown>;
     this.clock = clock ?? realClock;
+    Object.assign(this.options, defaults);
     this.endpoints = new Endpoints(this);
     // Options are accessors on the prototype, so they exist (and validate)
     // here, before any subclass field initialiser runs.
@@ -168,7 +173,14 @@ export abstract class Socket implements PipeOwner {
           // a publisher would drop everything past its high-water mark. When a
           // message had to queue, the promise resolves on the next turn
           // instead, so I/O runs between sends.
-          return this.congested ? nextTurn() : RESOLVED;
+          if (this.congested && this.turn === undefined) {
+            this.turn = nextTurn().then(() => {
+              this.turn = undefined;
+            });
+          }
+          // While a yield is pending, later sends share it: they resolve
+          // after it, in call order.
+          return this.turn ?? RESOLVED;
         }
       }
     } catch (error) {
@@ -260,7 +272,9 @@ export abstract class Socket implements PipeOwner {
       this.senders.shift();
       waiter.done = true;
       if (waiter.timer !== undefined) this.clock.clearTimeout(waiter.timer);
-      waiter.resolve();
+      // Not before sends that were accepted earlier and wait for a yield.
+      if (this.turn) void this.turn.then(waiter.resolve);
+      else waiter.resolve();
     }
   }
 

@@ -55,7 +55,7 @@ export class Dealer extends Socket {
     return this.fq.size > 0;
   }
   protected override xHasOut(): boolean {
-    return this.lb.size > 0;
+    return this.lb.hasRoom();
   }
   override xEagerPipes(): boolean {
     return true;

@@ -30,7 +30,7 @@ export class Push extends Socket {
   }
   protected xMessage(): void {}
   protected override xHasOut(): boolean {
-    return this.lb.size > 0;
+    return this.lb.hasRoom();
   }
   override xEagerPipes(): boolean {
     return true;

@@ -229,7 +229,8 @@ abstract class SubscriberBase extends Socket {
 /** SUB: receives the messages whose first frame starts with a subscribed prefix. */
 export class Subscriber extends SubscriberBase {
   constructor(options?: SocketOptions<Subscriber>) {
-    super("SUB", options);
+    // libzmq's subscribers do not linger: pending subscriptions are not worth a wait.
+    super("SUB", options, { linger: 0 });
   }
 
   /** Subscribes to messages starting with each prefix; no argument subscribes to everything. */
@@ -257,7 +258,9 @@ export class Subscriber extends SubscriberBase {
   }
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
     // Filter here too: a publisher may have sent before our cancel reached it.
-    if (this.subscriptions.matches(frames[0])) this.fq.push(pipe, frames);
+    if (this.subscriptions.matches(frames[0]) !== (this as unknown as SubscriberOptions).invertMatching) {
+      this.fq.push(pipe, frames);
+    }
   }
   protected resubscribe(pipe: Pipe): void {
     for (const topic of this.subscriptions.topics()) pipe.link?.sendSubscription(true, topic);
@@ -271,7 +274,7 @@ export class Subscriber extends SubscriberBase {
  */
 export class XSubscriber extends SubscriberBase {
   constructor(options?: SocketOptions<XSubscriber>) {
-    super("XSUB", options);
+    super("XSUB", options, { linger: 0 });
   }
 
   send(message: MessageLike | MessageLike[]): Promise<void> {
@@ -308,5 +311,9 @@ export class XSubscriber extends SubscriberBase {
 export interface Publisher extends ConflateOption {}
 defineOptions(Publisher.prototype, { conflate: boolSpec(false) });
 
-export interface Subscriber extends ConflateOption {}
-defineOptions(Subscriber.prototype, { conflate: boolSpec(false) });
+export interface SubscriberOptions extends ConflateOption {
+  /** ZMQ_INVERT_MATCHING: receive the messages that match NO subscription (use with an inverted publisher). */
+  invertMatching: boolean;
+}
+export interface Subscriber extends SubscriberOptions {}
+defineOptions(Subscriber.prototype, { conflate: boolSpec(false), invertMatching: boolSpec(false) });

@@ -98,7 +98,7 @@ export class Request extends Socket {
     return this.reply !== undefined;
   }
   protected override xHasOut(): boolean {
-    return this.lb.size > 0 && (this.awaiting === undefined || (this as unknown as RequestOptions).relaxed);
+    return this.lb.hasRoom() && ((this.awaiting === undefined && this.reply === undefined) || (this as unknown as RequestOptions).relaxed);
   }
   override xEagerPipes(): boolean {
     return true;
