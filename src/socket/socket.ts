@@ -395,22 +395,18 @@ export abstract class Socket implements PipeOwner {
 export interface Socket extends CoreOptions {}
 
 /** Defines validated option accessors on a prototype from a spec table. */
-export function defineOptions(
-  prototype: object,
-  specs: Record<string, OptionSpec<unknown>>,
-  store: (self: Socket) => Record<string, unknown> = (self) => self.options as unknown as Record<string, unknown>,
-): void {
+export function defineOptions(prototype: object, specs: Record<string, OptionSpec<unknown>>): void {
   for (const [name, s] of Object.entries(specs)) {
     Object.defineProperty(prototype, name, {
       configurable: true,
       enumerable: true,
       get(this: Socket) {
-        const value = store(this)[name];
+        const value = (this.options as unknown as Record<string, unknown>)[name];
         return value === undefined ? s.default : value;
       },
       set(this: Socket, value: unknown) {
         checkOption(name, value, s);
-        store(this)[name] = value;
+        (this.options as unknown as Record<string, unknown>)[name] = value;
       },
     });
   }

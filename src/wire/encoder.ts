@@ -13,7 +13,7 @@
 import { FLAG_LONG, FLAG_MORE } from "./constants.js";
 
 /** Bodies larger than this are referenced, not copied. */
-export const COPY_THRESHOLD = 8 * 1024;
+export const COPY_THRESHOLD = 1024;
 const SLAB_SIZE = 64 * 1024;
 
 export class FrameEncoder {
