@@ -59,6 +59,15 @@ const enum State {
 
 /** Write as soon as this many bytes are batched, without waiting for the next turn. */
 const FLUSH_BYTES = 256 * 1024;
+/**
+ * How far the writer may run ahead of the kernel. Node buffers what the
+ * socket does not take at once, and libuv refills the socket from that buffer
+ * by itself; letting about 1 MiB wait there keeps the kernel fed while the
+ * application produces the next batch, instead of alternating with the
+ * reader. Beyond it, messages wait in the pipe (bounded by the high-water
+ * mark) until 'drain'.
+ */
+const WRITE_AHEAD_BYTES = 1024 * 1024;
 
 const noHandler: LinkHandler = {
   onMessage() {},
@@ -341,7 +350,7 @@ export class ZmtpConnection implements Link, FrameSink {
       for (const chunk of chunks) stream.write(chunk);
       stream.uncork();
     }
-    if (stream.writableNeedDrain) this.blocked = true;
+    if (stream.writableLength >= WRITE_AHEAD_BYTES) this.blocked = true;
   }
 
   // --- ending --------------------------------------------------------------
