@@ -57,6 +57,11 @@ const enum State {
   Closed,
 }
 
+/**
+ * Most frames one message may have. Each frame is an object in memory, so
+ * without a cap a peer could send empty frames with MORE for ever.
+ */
+const MAX_FRAMES = 100_000;
 /** Write as soon as this many bytes are batched, without waiting for the next turn. */
 const FLUSH_BYTES = 256 * 1024;
 /**
@@ -188,14 +193,13 @@ export class ZmtpConnection implements Link, FrameSink {
       if ((flags & FLAG_COMMAND) !== 0) return this.onCommand(body);
       if ((flags & FLAG_MORE) !== 0) {
         this.partsSize += body.length;
-        const max = this.options.maxMessageSize;
-        if (max >= 0 && this.partsSize > max) {
-          throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message exceeds the limit of ${max} bytes`);
-        }
+        this.checkMessageSize();
         this.parts.push(body);
       } else if (this.parts.length === 0) {
         this.handler.onMessage([body]);
       } else {
+        this.partsSize += body.length;
+        this.checkMessageSize();
         const frames = this.parts;
         frames.push(body);
         this.parts = [];
@@ -247,6 +251,17 @@ export class ZmtpConnection implements Link, FrameSink {
       channels.handshake.publish({ socketType: this.options.socketType, address: this.options.address, peerType: type, minor: this.peerMinor });
     }
     this.events.ready(this);
+  }
+
+  /** A message's body bytes are bounded by maxMessageSize, and its frame count by MAX_FRAMES. */
+  private checkMessageSize(): void {
+    const max = this.options.maxMessageSize;
+    if (max >= 0 && this.partsSize > max) {
+      throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message exceeds the limit of ${max} bytes`);
+    }
+    if (this.parts.length >= MAX_FRAMES) {
+      throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message has more than ${MAX_FRAMES} frames`);
+    }
   }
 
   private onCommand(body: Buffer): void {

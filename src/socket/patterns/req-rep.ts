@@ -153,7 +153,8 @@ export class Reply extends Socket {
       if (!frames) return undefined;
       const pipe = this.fq.lastPipe!;
       const split = frames.findIndex((f) => f.length === 0);
-      if (split < 0) continue; // no delimiter: discarded, as libzmq does
+      // No delimiter, or nothing after it: not a request; discarded, as libzmq does.
+      if (split < 0 || split === frames.length - 1) continue;
       this.current = { pipe, envelope: frames.slice(0, split + 1) };
       return frames.slice(split + 1);
     }
