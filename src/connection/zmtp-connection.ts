@@ -58,9 +58,12 @@ const enum State {
 }
 
 /**
- * Most frames one message may have. Each frame is an object in memory, so
- * without a cap a peer could send empty frames with MORE for ever.
+ * Most frames one message may have. Each frame is an object in memory (about
+ * 100 bytes), so without a cap a peer could send empty frames with MORE for
+ * ever. The cap follows maxMessageSize (one frame per 64 bytes of it), within
+ * these bounds.
  */
+const MIN_FRAMES = 1024;
 const MAX_FRAMES = 100_000;
 /** Write as soon as this many bytes are batched, without waiting for the next turn. */
 const FLUSH_BYTES = 256 * 1024;
@@ -95,6 +98,7 @@ export class ZmtpConnection implements Link, FrameSink {
   private closeError: SwitchboardError | undefined;
   private peerInfo: PeerInfo | undefined;
   private peerMinor = 1;
+  private readonly maxFrames: number;
 
   constructor(
     private readonly stream: NetSocket,
@@ -102,6 +106,8 @@ export class ZmtpConnection implements Link, FrameSink {
     private readonly events: ZmtpEvents,
   ) {
     this.decoder = new FrameDecoder(this, options.maxMessageSize);
+    const max = options.maxMessageSize;
+    this.maxFrames = max < 0 ? MAX_FRAMES : Math.min(MAX_FRAMES, Math.max(MIN_FRAMES, Math.floor(max / 64)));
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("drain", () => this.onStreamDrain());
     stream.on("error", (error) => this.fail(TransportError.from(error, options.address)));
@@ -259,8 +265,8 @@ export class ZmtpConnection implements Link, FrameSink {
     if (max >= 0 && this.partsSize > max) {
       throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message exceeds the limit of ${max} bytes`);
     }
-    if (this.parts.length >= MAX_FRAMES) {
-      throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message has more than ${MAX_FRAMES} frames`);
+    if (this.parts.length >= this.maxFrames) {
+      throw new ProtocolError("ERR_ZMTP_MESSAGE_TOO_LARGE", `message has more than ${this.maxFrames} frames`);
     }
   }
 
