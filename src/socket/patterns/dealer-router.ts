@@ -124,6 +124,7 @@ export class Router extends Socket {
     this.lastPipe = pipe;
     if (pipe.trySend(frames.slice(1))) return true;
     if (mandatory) return false;
+    this.congested = true; // yield, so the peer's queue can drain
     this.dropped("peer at high-water mark", frames);
     return true;
   }

@@ -50,8 +50,13 @@ abstract class PublisherBase extends Socket {
     }
     for (const pipe of this.subscribers) {
       if (pipe.subscriptions!.matches(first) === opts.invertMatching) continue;
-      if (!pipe.trySend(frames) && channels.drop.hasSubscribers) {
-        channels.drop.publish({ socketType: this.socketType, reason: "subscriber at high-water mark", frames });
+      if (!pipe.trySend(frames)) {
+        // Yield to the event loop (see Socket.sendMessage): a loop of sends
+        // that only drops would otherwise never let the queue drain.
+        this.congested = true;
+        if (channels.drop.hasSubscribers) {
+          channels.drop.publish({ socketType: this.socketType, reason: "subscriber at high-water mark", frames });
+        }
       }
     }
     return true;
