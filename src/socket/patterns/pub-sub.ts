@@ -34,7 +34,8 @@ export interface PublisherOptions {
 }
 
 abstract class PublisherBase extends Socket {
-  protected readonly subscribers = new Set<Pipe>();
+  /** An array, not a Set: walked on every send. */
+  protected readonly subscribers: Pipe[] = [];
 
   send(message: MessageLike | MessageLike[]): Promise<void> {
     return this.sendMessage(message);
@@ -42,14 +43,18 @@ abstract class PublisherBase extends Socket {
 
   protected xSend(frames: Buffer[]): boolean {
     const opts = this as unknown as PublisherOptions;
+    const invert = opts.invertMatching;
     const first = frames[0];
+    const subscribers = this.subscribers;
     if (opts.noDrop) {
-      for (const pipe of this.subscribers) {
-        if (pipe.link && pipe.subscriptions!.matches(first) !== opts.invertMatching && !pipe.hasRoom) return false;
+      for (let i = 0; i < subscribers.length; i++) {
+        const pipe = subscribers[i]!;
+        if (pipe.link && pipe.subscriptions!.matches(first) !== invert && !pipe.hasRoom) return false;
       }
     }
-    for (const pipe of this.subscribers) {
-      if (pipe.subscriptions!.matches(first) === opts.invertMatching) continue;
+    for (let i = 0; i < subscribers.length; i++) {
+      const pipe = subscribers[i]!;
+      if (pipe.subscriptions!.matches(first) === invert) continue;
       if (!pipe.trySend(frames)) {
         // Yield to the event loop (see Socket.sendMessage): a loop of sends
         // that only drops would otherwise never let the queue drain.
@@ -67,10 +72,11 @@ abstract class PublisherBase extends Socket {
   }
   protected override xAttach(pipe: Pipe): void {
     pipe.subscriptions = new SubscriptionSet();
-    this.subscribers.add(pipe);
+    this.subscribers.push(pipe);
   }
   protected override xDetach(pipe: Pipe): void {
-    this.subscribers.delete(pipe);
+    const index = this.subscribers.indexOf(pipe);
+    if (index >= 0) this.subscribers.splice(index, 1);
   }
 
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
