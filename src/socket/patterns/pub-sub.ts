@@ -20,6 +20,14 @@ import { Socket, defineOptions } from "../socket.js";
 import { SubscriptionSet } from "../subscriptions.js";
 import type { SocketOptions } from "./types.js";
 
+/** The message an XPUB application sees for a subscription: 0x01 or 0x00, then the topic. */
+function subscriptionFrame(subscribe: boolean, topic: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(topic.length + 1);
+  frame[0] = subscribe ? 1 : 0;
+  topic.copy(frame, 1);
+  return frame;
+}
+
 /** A legacy subscription message: one frame starting with 0x01 (subscribe) or 0x00 (cancel). */
 function isSubscriptionMessage(frames: Buffer[]): boolean {
   const first = frames[0];
@@ -143,8 +151,40 @@ export class XPublisher extends PublisherBase {
   protected override xHasIn(): boolean {
     return this.fq.size > 0;
   }
+  /**
+   * With `manual` set: subscribes the peer whose message was received last
+   * (normally its `\x01topic` subscription message) to each topic; a
+   * subscription can so be rewritten or refused (ZMQ_XPUB_MANUAL with
+   * ZMQ_SUBSCRIBE). Without `manual`, subscriptions apply by themselves.
+   */
+  subscribe(...topics: Array<Buffer | string>): void {
+    this.manualChange(true, topics);
+  }
+
+  /** With `manual` set: cancels one subscription per topic for the peer whose message was received last. */
+  unsubscribe(...topics: Array<Buffer | string>): void {
+    this.manualChange(false, topics);
+  }
+
+  private manualChange(subscribe: boolean, topics: Array<Buffer | string>): void {
+    const pipe = this.fq.lastPipe;
+    const set = pipe?.alive ? pipe.subscriptions : undefined;
+    if (!set) return;
+    for (const topic of topics.length === 0 ? [""] : topics) {
+      if (subscribe) set.add(toFrame(topic));
+      else set.remove(toFrame(topic));
+    }
+  }
+
   private pending: Pipe | undefined;
   protected override xSubscription(pipe: Pipe, subscribe: boolean, topic: Buffer): void {
+    if ((this as unknown as XPublisherOptions).manual) {
+      // Every subscription message reaches the application, and nothing
+      // applies until it calls subscribe()/unsubscribe().
+      this.fq.push(pipe, [subscriptionFrame(subscribe, topic)]);
+      this.wakeReceivers();
+      return;
+    }
     this.pending = pipe;
     super.xSubscription(pipe, subscribe, topic);
     this.pending = undefined;
@@ -154,10 +194,7 @@ export class XPublisher extends PublisherBase {
     const verbosity = (this as unknown as XPublisherOptions).verbosity;
     const show = subscribe ? unique || verbosity !== null : unique || verbosity === "allSubsUnsubs";
     if (show && this.pending) {
-      const frame = Buffer.allocUnsafe(topic.length + 1);
-      frame[0] = subscribe ? 1 : 0;
-      topic.copy(frame, 1);
-      this.fq.push(this.pending, [frame]);
+      this.fq.push(this.pending, [subscriptionFrame(subscribe, topic)]);
       this.wakeReceivers();
     }
   }
@@ -171,13 +208,11 @@ export class XPublisher extends PublisherBase {
   }
   protected override xDetach(pipe: Pipe): void {
     super.xDetach(pipe);
+    if ((this as unknown as XPublisherOptions).manual) return;
     // Topics whose last subscriber left are reported as unsubscriptions.
     for (const topic of pipe.subscriptions?.topics() ?? []) {
       if (this.all.remove(topic)) {
-        const frame = Buffer.allocUnsafe(topic.length + 1);
-        frame[0] = 0;
-        topic.copy(frame, 1);
-        this.fq.push(pipe, [frame]);
+        this.fq.push(pipe, [subscriptionFrame(false, topic)]);
         this.wakeReceivers();
       }
     }
@@ -193,11 +228,18 @@ export interface XPublisherOptions extends PublisherOptions {
   verbosity: XPublisherVerbosity;
   /** ZMQ_XPUB_WELCOME_MSG: a message sent to every new subscriber. */
   welcomeMessage: string | null;
+  /**
+   * ZMQ_XPUB_MANUAL: deliver every subscription message to the application
+   * and apply none by itself; the application applies them with
+   * subscribe()/unsubscribe(), which act on the peer it received from last.
+   */
+  manual: boolean;
 }
 
 export interface XPublisher extends XPublisherOptions {}
 defineOptions(XPublisher.prototype, {
   ...publisherOptions,
+  manual: boolSpec(false),
   verbosity: {
     default: null,
     check: (v: unknown): v is XPublisherVerbosity => v === null || v === "allSubs" || v === "allSubsUnsubs",
@@ -310,12 +352,7 @@ export class XSubscriber extends SubscriberBase {
     this.fq.push(pipe, frames);
   }
   protected resubscribe(pipe: Pipe): void {
-    for (const topic of this.subscriptions.topics()) {
-      const frame = Buffer.allocUnsafe(topic.length + 1);
-      frame[0] = 1;
-      topic.copy(frame, 1);
-      pipe.trySend([frame]);
-    }
+    for (const topic of this.subscriptions.topics()) pipe.trySend([subscriptionFrame(true, topic)]);
   }
 }
 
