@@ -36,9 +36,9 @@ interface Row {
 
 /**
  * Counts are sized so each cell takes roughly 1-2 s on a 2-core machine.
- * Raw is several times faster than the socket libraries on the streaming
- * rows, so it gets a larger count of its own; a rate does not depend on
- * the count once the run is long enough. --quick divides everything.
+ * Raw and Switchboard are several times faster than zeromq on the
+ * streaming rows, so they get a larger count; a rate does not depend on the
+ * count once the run is long enough. --quick divides everything.
  */
 function rows(quick: boolean): Row[] {
   const q = (lib: number, raw = lib): Row["count"] =>
@@ -144,7 +144,9 @@ function runCell(row: Row, impl: Impl, limitMs: number): Promise<Outcome> {
   };
 
   const spawn = (role: Role, port?: number): ChildProcess => {
-    const count = impl === "raw" ? row.count.raw : row.count.lib;
+    // Switchboard runs within a few times of raw, so it gets raw's count:
+    // zeromq's would make its cells a fraction of a second, mostly warm-up.
+    const count = impl === "zeromq" ? row.count.lib : row.count.raw;
     // A tenth of the run warms up JIT, buffers and connections first.
     const warmup = Math.max(1, Math.round(count / 10));
     const spec: WorkerSpec = { impl, scenario: row.scenario, role, size: row.size, warmup, count, inflight: row.inflight };
