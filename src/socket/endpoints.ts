@@ -36,6 +36,10 @@ interface Bound {
   close(): Promise<void>;
   /** Pipes accepted through this endpoint. */
   pipes: Set<Pipe>;
+  /** Accepted connections still in their handshake. */
+  handshaking: Set<ZmtpConnection>;
+  /** False once unbound (or the socket closed). */
+  open: boolean;
 }
 
 export interface ConnectOptions {
@@ -79,7 +83,13 @@ export class Endpoints {
       this.socket.events.emit({ type: "bind:error", address, error: e });
       throw e;
     }
-    const bound: Bound = { address: listener.endpoint, close: () => listener.close(), pipes: new Set() };
+    const bound: Bound = {
+      address: listener.endpoint,
+      close: () => listener.close(),
+      pipes: new Set(),
+      handshaking: new Set(),
+      open: true,
+    };
     if (this.socket.closed) {
       await listener.close();
       return;
@@ -117,7 +127,7 @@ export class Endpoints {
     };
     let unbind: () => void = () => {};
     // Declared before bindInproc(), which may accept waiting connecters at once.
-    const bound: Bound = { address, close: async () => unbind(), pipes: new Set() };
+    const bound: Bound = { address, close: async () => unbind(), pipes: new Set(), handshaking: new Set(), open: true };
     try {
       unbind = bindInproc(name, binding);
     } catch (error) {
@@ -138,8 +148,13 @@ export class Endpoints {
     const address = bound.address;
     socket.events.emit({ type: "accept", address });
     if (channels.accept.hasSubscribers) channels.accept.publish({ socketType: socket.socketType, address });
-    new ZmtpConnection(stream, this.zmtpOptions(address), {
+    const connection = new ZmtpConnection(stream, this.zmtpOptions(address), {
       ready: (connection) => {
+        bound.handshaking.delete(connection);
+        if (!bound.open || socket.closed) {
+          connection.destroy();
+          return;
+        }
         const pipe = new Pipe(socket, address, false);
         if (!socket.addPipe(pipe, connection)) {
           connection.destroy();
@@ -149,16 +164,20 @@ export class Endpoints {
         this.pipeOwners.set(pipe, bound);
         socket.events.emit({ type: "handshake", address });
       },
-      closed: (_connection, error, wasReady) => {
-        if (!wasReady) reportHandshakeFailure(socket, address, error);
+      closed: (connection, error, wasReady) => {
+        bound.handshaking.delete(connection);
+        if (!wasReady && bound.open) reportHandshakeFailure(socket, address, error);
       },
     });
+    bound.handshaking.add(connection);
   }
 
   async unbind(address: string): Promise<void> {
     const bound = this.bound.get(address);
     if (!bound) throw new NotFoundError(`not bound to ${address}`, { address });
     for (const [key, value] of this.bound) if (value === bound) this.bound.delete(key);
+    bound.open = false;
+    for (const connection of bound.handshaking) connection.destroy();
     await bound.close();
     for (const pipe of bound.pipes) pipe.link?.destroy();
     this.socket.events.emit({ type: "close", address: bound.address });
@@ -209,7 +228,11 @@ export class Endpoints {
 
   /** Closes every listener and connecter; links flush for up to `linger` ms. */
   close(linger: number): void {
-    for (const bound of new Set(this.bound.values())) void bound.close();
+    for (const bound of new Set(this.bound.values())) {
+      bound.open = false;
+      for (const connection of bound.handshaking) connection.destroy();
+      void bound.close();
+    }
     this.bound.clear();
     for (const connecter of this.connecters.values()) connecter.stop(linger);
     this.connecters.clear();
@@ -259,7 +282,8 @@ class Connecter {
   private attempt = 0;
   private timer: TimerHandle | undefined;
   private link: Link | undefined;
-  private stream: NetSocket | undefined;
+  /** The connection in its handshake, if one is. */
+  private handshaking: ZmtpConnection | undefined;
   private cancelInproc: (() => void) | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -325,15 +349,17 @@ class Connecter {
       stream.destroy();
       return;
     }
-    this.stream = stream;
     const socket = this.socket;
     socket.events.emit({ type: "connect", address: this.address });
     if (channels.connect.hasSubscribers) channels.connect.publish({ socketType: socket.socketType, address: this.address });
-    new ZmtpConnection(stream, this.endpoints.zmtpOptions(this.address), {
-      ready: (connection) => this.linked(connection),
+    this.handshaking = new ZmtpConnection(stream, this.endpoints.zmtpOptions(this.address), {
+      ready: (connection) => {
+        this.handshaking = undefined;
+        this.linked(connection);
+      },
       closed: (_connection, error, wasReady) => {
-        this.stream = undefined;
-        if (wasReady) return; // linkLost() handles it
+        this.handshaking = undefined;
+        if (wasReady || this.stopped) return; // linkLost() handles a ready link
         reportHandshakeFailure(socket, this.address, error);
         if (error instanceof ProtocolError && error.fatal) {
           this.stopped = true; // as libzmq: no reconnect after a protocol error
@@ -345,6 +371,10 @@ class Connecter {
   }
 
   private linked(link: Link): void {
+    if (this.stopped) {
+      link.destroy();
+      return;
+    }
     const socket = this.socket;
     const pipe = this.pipe ?? this.newPipe(false);
     const accepted = this.pipe ? socket.attachLink(pipe, link) : socket.addPipe(pipe, link);
@@ -400,12 +430,11 @@ class Connecter {
     if (this.timer !== undefined) this.socket.clock.clearTimeout(this.timer);
     this.cancelInproc?.();
     this.abort.abort();
+    this.handshaking?.destroy();
     const pipe = this.pipe;
     if (pipe) {
       if (pipe.link) lingerPipe(this.socket, pipe, linger);
       this.endpoints.forget(pipe);
-    } else {
-      this.stream?.destroy();
     }
   }
 }
