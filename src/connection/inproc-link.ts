@@ -86,7 +86,10 @@ export class InprocLink implements Link {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (!this.other.closed) this.other.handler.onDrain();
+    // On the next microtask: the reader is in the middle of taking a message.
+    queueMicrotask(() => {
+      if (!this.other.closed && !this.paused) this.other.handler.onDrain();
+    });
   }
 
   close(): void {

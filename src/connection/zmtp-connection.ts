@@ -98,6 +98,8 @@ export class ZmtpConnection implements Link, FrameSink {
   private closeError: SwitchboardError | undefined;
   private peerInfo: PeerInfo | undefined;
   private peerMinor = 1;
+  /** close() was called: flushing, and no longer delivering messages. */
+  private closing = false;
   private readonly maxFrames: number;
 
   constructor(
@@ -172,8 +174,12 @@ export class ZmtpConnection implements Link, FrameSink {
 
   close(): void {
     if (this.state === State.Closed) return;
+    this.closing = true;
     this.flush();
     this.stream.end();
+    // Keep reading (a receive high-water mark may have paused the stream),
+    // or the peer's end of the stream is never seen and the link never closes.
+    this.stream.resume();
   }
 
   destroy(error?: SwitchboardError): void {
@@ -197,6 +203,7 @@ export class ZmtpConnection implements Link, FrameSink {
   onFrame(body: Buffer, flags: number): void {
     if (this.state === State.Ready) {
       if ((flags & FLAG_COMMAND) !== 0) return this.onCommand(body);
+      if (this.closing) return; // the owner let go of this link: nothing more is delivered
       if ((flags & FLAG_MORE) !== 0) {
         this.partsSize += body.length;
         this.checkMessageSize();

@@ -10,7 +10,7 @@
  * ```
  */
 import type { Socket as NetSocket } from "node:net";
-import { NotFoundError, ProtocolError, type SwitchboardError, TransportError } from "../errors.js";
+import { ClosedError, NotFoundError, ProtocolError, type SwitchboardError, TransportError } from "../errors.js";
 import { channels } from "../diagnostics.js";
 import { reconnectDelay } from "../connection/backoff.js";
 import type { TimerHandle } from "../connection/clock.js";
@@ -92,7 +92,7 @@ export class Endpoints {
     };
     if (this.socket.closed) {
       await listener.close();
-      return;
+      throw new ClosedError("Socket was closed while binding", { address });
     }
     this.bound.set(listener.endpoint, bound);
     if (listener.endpoint !== address) this.bound.set(address, bound);
@@ -179,7 +179,14 @@ export class Endpoints {
     bound.open = false;
     for (const connection of bound.handshaking) connection.destroy();
     await bound.close();
-    for (const pipe of bound.pipes) pipe.link?.destroy();
+    // Its peers are let go like on close(): queued messages flush for up to
+    // `linger` ms, and no new message is routed to them.
+    for (const pipe of bound.pipes) {
+      lingerPipe(this.socket, pipe, this.socket.options.linger);
+      this.pipeOwners.delete(pipe);
+      this.socket.removePipe(pipe);
+    }
+    bound.pipes.clear();
     this.socket.events.emit({ type: "close", address: bound.address });
   }
 
@@ -195,7 +202,7 @@ export class Endpoints {
     const connecter = this.connecters.get(address);
     if (!connecter) throw new NotFoundError(`not connected to ${address}`, { address });
     this.connecters.delete(address);
-    connecter.stop(0);
+    connecter.stop(this.socket.options.linger);
   }
 
   /** Registers which endpoint a pipe came from. */

@@ -64,6 +64,7 @@ export abstract class Socket implements PipeOwner {
   congested = false;
   /** A pending yield to the event loop that accepted sends resolve after. */
   private turn: Promise<void> | undefined;
+  private servingReceivers = false;
   /** @internal Every pipe of this socket. */
   readonly pipes = new Set<Pipe>();
 
@@ -98,7 +99,13 @@ export abstract class Socket implements PipeOwner {
 
   /** Whether a message could be sent now without waiting. */
   get writable(): boolean {
+    this.dropSettledSenders();
     return !this.isClosed && this.senders.length === 0 && this.xHasOut();
+  }
+
+  /** Timed-out senders leave their slot at the head of the queue; clear them so they hold nobody up. */
+  private dropSettledSenders(): void {
+    while (this.senders.peek()?.done === true) this.senders.shift();
   }
 
   /** The endpoint of the last bind, resolved (ephemeral port filled in), or null. */
@@ -129,7 +136,10 @@ export abstract class Socket implements PipeOwner {
     this.endpoints.connect(address, {});
   }
 
-  /** Stops connecting to an endpoint and drops its connection and queued messages. */
+  /**
+   * Stops connecting to an endpoint. Messages already queued for it are
+   * flushed for up to `linger` ms, as on close(); new ones no longer go there.
+   */
   disconnect(address: string): void {
     this.checkOpen();
     this.endpoints.disconnect(address);
@@ -165,6 +175,7 @@ export abstract class Socket implements PipeOwner {
     let frames: Buffer[];
     try {
       frames = toFrames(message);
+      this.dropSettledSenders();
       if (this.senders.length === 0) {
         this.congested = false;
         if (this.xSend(frames)) {
@@ -280,6 +291,19 @@ export abstract class Socket implements PipeOwner {
 
   /** @internal Hands received messages to waiting receivers. */
   protected serveReceivers(): void {
+    // Taking a message can resume a link whose peer then writes into this
+    // socket synchronously (inproc), which lands here again: the outer loop
+    // serves those messages, in order.
+    if (this.servingReceivers) return;
+    this.servingReceivers = true;
+    try {
+      this.serveReceiversLoop();
+    } finally {
+      this.servingReceivers = false;
+    }
+  }
+
+  private serveReceiversLoop(): void {
     for (;;) {
       const waiter = this.receivers.peek();
       if (!waiter) return;

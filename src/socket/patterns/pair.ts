@@ -4,6 +4,7 @@
 import type { Link } from "../../connection/link.js";
 import type { MessageLike } from "../message.js";
 import type { Pipe } from "../pipe.js";
+import { Queue } from "../../util/queue.js";
 import { Socket } from "../socket.js";
 import type { SocketOptions } from "./types.js";
 
@@ -26,15 +27,21 @@ export class Pair extends Socket {
     return this.pipe?.trySend(frames) ?? false;
   }
   protected xRecv(): Buffer[] | undefined {
-    return this.pipe?.take() ?? this.orphan?.take();
+    // Messages of peers that left come first: they arrived earlier.
+    for (let orphan = this.orphans.peek(); orphan; orphan = this.orphans.peek()) {
+      const frames = orphan.take();
+      if (orphan.inbox.length === 0) this.orphans.shift();
+      if (frames) return frames;
+    }
+    return this.pipe?.take();
   }
-  /** A pipe that went away with messages still unread. */
-  private orphan: Pipe | undefined;
+  /** Pipes that went away with messages still unread, oldest first. */
+  private readonly orphans = new Queue<Pipe>();
   protected xMessage(pipe: Pipe, frames: Buffer[]): void {
     pipe.queueInbound(frames);
   }
   protected override xHasIn(): boolean {
-    return (this.pipe?.inbox.length ?? 0) > 0;
+    return this.orphans.length > 0 || (this.pipe?.inbox.length ?? 0) > 0;
   }
   protected override xHasOut(): boolean {
     return this.pipe?.hasRoom ?? false;
@@ -51,6 +58,6 @@ export class Pair extends Socket {
   protected override xDetach(pipe: Pipe): void {
     if (this.pipe !== pipe) return;
     this.pipe = undefined;
-    if (pipe.inbox.length > 0) this.orphan = pipe;
+    if (pipe.inbox.length > 0) this.orphans.push(pipe);
   }
 }
