@@ -50,7 +50,8 @@ export interface ConnectOptions {
 export class Endpoints {
   lastEndpoint: string | null = null;
   private readonly bound = new Map<string, Bound>();
-  private readonly connecters = new Map<string, Connecter>();
+  /** Connecters by the address given to connect(); connecting twice makes two links, as in libzmq. */
+  private readonly connecters = new Map<string, Connecter[]>();
   private readonly pipeOwners = new Map<Pipe, Bound | Connecter>();
 
   constructor(private readonly socket: Socket) {}
@@ -192,17 +193,19 @@ export class Endpoints {
 
   connect(address: string, options: ConnectOptions): void {
     const ep = parseEndpoint(address, "connect");
-    if (this.connecters.has(address)) return;
     const connecter = new Connecter(this.socket, this, address, ep, options);
-    this.connecters.set(address, connecter);
+    const list = this.connecters.get(address);
+    if (list) list.push(connecter);
+    else this.connecters.set(address, [connecter]);
     connecter.start();
   }
 
+  /** Stops every connection made by connect(address). */
   disconnect(address: string): void {
-    const connecter = this.connecters.get(address);
-    if (!connecter) throw new NotFoundError(`not connected to ${address}`, { address });
+    const list = this.connecters.get(address);
+    if (!list) throw new NotFoundError(`not connected to ${address}`, { address });
     this.connecters.delete(address);
-    connecter.stop(this.socket.options.linger);
+    for (const connecter of list) connecter.stop(this.socket.options.linger);
   }
 
   /** Registers which endpoint a pipe came from. */
@@ -241,7 +244,7 @@ export class Endpoints {
       void bound.close();
     }
     this.bound.clear();
-    for (const connecter of this.connecters.values()) connecter.stop(linger);
+    for (const list of this.connecters.values()) for (const connecter of list) connecter.stop(linger);
     this.connecters.clear();
     for (const pipe of [...this.socket.pipes]) {
       if (!this.pipeOwners.has(pipe) || this.pipeOwners.get(pipe) instanceof Connecter) continue;
