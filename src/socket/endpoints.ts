@@ -183,7 +183,7 @@ export class Endpoints {
     // Its peers are let go like on close(): queued messages flush for up to
     // `linger` ms, and no new message is routed to them.
     for (const pipe of bound.pipes) {
-      lingerPipe(this.socket, pipe, this.socket.options.linger);
+      pipe.letGo(this.socket.options.linger, this.socket.clock);
       this.pipeOwners.delete(pipe);
       this.socket.removePipe(pipe);
     }
@@ -248,37 +248,11 @@ export class Endpoints {
     this.connecters.clear();
     for (const pipe of [...this.socket.pipes]) {
       if (!this.pipeOwners.has(pipe) || this.pipeOwners.get(pipe) instanceof Connecter) continue;
-      lingerPipe(this.socket, pipe, linger);
+      pipe.letGo(linger, this.socket.clock);
     }
   }
 }
 
-/** Flushes a pipe's queue into its link for up to `linger` ms, then closes the link. */
-export function lingerPipe(socket: Socket, pipe: Pipe, linger: number): void {
-  const link = pipe.link;
-  if (!link || linger === 0) {
-    link?.destroy();
-    return;
-  }
-  pipe.pump();
-  if (pipe.out.length === 0) {
-    link.close();
-  } else {
-    const original = pipe.onDrain.bind(pipe);
-    pipe.onDrain = () => {
-      original();
-      if (pipe.out.length === 0) link.close();
-    };
-  }
-  if (linger > 0) {
-    const timer = socket.clock.setTimeout(() => link.destroy(), linger);
-    const onClose = pipe.onClose.bind(pipe);
-    pipe.onClose = (error) => {
-      socket.clock.clearTimeout(timer);
-      onClose(error);
-    };
-  }
-}
 
 function routingIdOf(socket: Socket): Buffer | undefined {
   const id = socket.options.routingId;
@@ -443,7 +417,7 @@ class Connecter {
     this.handshaking?.destroy();
     const pipe = this.pipe;
     if (pipe) {
-      if (pipe.link) lingerPipe(this.socket, pipe, linger);
+      if (pipe.link) pipe.letGo(linger, this.socket.clock);
       this.endpoints.forget(pipe);
     }
   }

@@ -14,6 +14,7 @@
  * ```
  */
 import type { SwitchboardError } from "../errors.js";
+import type { Clock, TimerHandle } from "../connection/clock.js";
 import type { Link, LinkHandler } from "../connection/link.js";
 import { Queue } from "../util/queue.js";
 import type { SubscriptionSet } from "./subscriptions.js";
@@ -47,6 +48,10 @@ export class Pipe implements LinkHandler {
   /** Pattern state hung on the pipe (subscriptions of a publisher's peer...). */
   subscriptions: SubscriptionSet | undefined;
   private paused = false;
+  /** letGo() was called: the link is flushing, then closing. */
+  private lettingGo = false;
+  private lingerTimer: TimerHandle | undefined;
+  private lingerClock: Clock | undefined;
   /** Whether the pipe is in its socket's fair-queue ring. */
   inRing = false;
   /** False once the pipe was removed from its socket. */
@@ -103,6 +108,24 @@ export class Pipe implements LinkHandler {
     while (this.out.length > 0 && link.writable) link.write(this.out.shift()!);
   }
 
+  /**
+   * Lets go of the link: what is queued is flushed for up to `linger` ms
+   * (-1: as long as the link lives; 0: dropped at once), then the link is
+   * closed. Used by close(), disconnect() and unbind().
+   */
+  letGo(linger: number, clock: Clock): void {
+    const link = this.link;
+    if (!link || linger === 0) {
+      link?.destroy();
+      return;
+    }
+    this.lettingGo = true;
+    if (linger > 0) this.lingerTimer = clock.setTimeout(() => link.destroy(), linger);
+    this.lingerClock = clock;
+    this.pump();
+    if (this.out.length === 0) link.close();
+  }
+
   attach(link: Link): void {
     this.link = link;
     this.paused = false;
@@ -143,10 +166,16 @@ export class Pipe implements LinkHandler {
 
   onDrain(): void {
     this.pump();
+    if (this.lettingGo) {
+      if (this.out.length === 0) this.link?.close();
+      return;
+    }
     if (this.link?.writable) this.owner.pipeWritable(this);
   }
 
   onClose(error: SwitchboardError | undefined): void {
+    if (this.lingerTimer !== undefined) this.lingerClock?.clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     this.link = undefined;
     this.paused = false;
     this.owner.pipeLinkClosed(this, error);
