@@ -45,7 +45,14 @@ export type ProtocolErrorCode =
   | "ERR_ZMTP_DUPLICATE_ROUTING_ID"
   | "ERR_ZMTP_INVALID_ENVELOPE";
 
-export type ErrorCode = OperationErrorCode | ProtocolErrorCode;
+/** Codes of the messaging layer (routers, connections, request/reply). */
+export type MessagingErrorCode =
+  | "ENOTDELIVERED"
+  | "ESHUTDOWN"
+  | "EDOESNOTUNDERSTAND"
+  | "EREMOTE";
+
+export type ErrorCode = OperationErrorCode | ProtocolErrorCode | MessagingErrorCode;
 
 export interface SwitchboardErrorOptions {
   cause?: unknown;
@@ -175,6 +182,47 @@ export class ProtocolError extends SwitchboardError {
   constructor(code: ProtocolErrorCode, message: string, options?: SwitchboardErrorOptions & { fatal?: boolean }) {
     super(code, message, options);
     this.fatal = options?.fatal ?? true;
+  }
+}
+
+/** A request got no reply within its timeout. Code `ETIMEDOUT`. */
+export class RequestTimeoutError extends SwitchboardError {
+  constructor(message: string, options?: SwitchboardErrorOptions) {
+    super("ETIMEDOUT", message, options);
+  }
+}
+
+/**
+ * The router knows the message cannot be delivered: the target connection
+ * does not exist, has no handler, or went away. Reported at once, not after
+ * a timeout. Code `ENOTDELIVERED`.
+ */
+export class NotDeliveredError extends SwitchboardError {
+  constructor(message: string, options?: SwitchboardErrorOptions) {
+    super("ENOTDELIVERED", message, options);
+  }
+}
+
+/** The router (or the connection) has shut down. Code `ESHUTDOWN`. */
+export class ShutdownError extends SwitchboardError {
+  constructor(message = "Router has shut down", options?: SwitchboardErrorOptions) {
+    super("ESHUTDOWN", message, options);
+  }
+}
+
+/** The receiver does not handle this subject. Code `EDOESNOTUNDERSTAND`. */
+export class DoesNotUnderstandError extends SwitchboardError {
+  constructor(message: string, options?: SwitchboardErrorOptions) {
+    super("EDOESNOTUNDERSTAND", message, options);
+  }
+}
+
+/** The receiver's handler failed; `remote` carries its error's name and message. Code `EREMOTE`. */
+export class RemoteError extends SwitchboardError {
+  readonly remote: { name: string; message: string };
+  constructor(remote: { name: string; message: string }, options?: SwitchboardErrorOptions) {
+    super("EREMOTE", `remote handler failed: ${remote.name}: ${remote.message}`, options);
+    this.remote = remote;
   }
 }
 

@@ -16,3 +16,9 @@ export type { Clock } from "./connection/clock.js";
 
 /** The ZMTP version Switchboard speaks. */
 export const version = "3.1";
+/**
+ * The VLMessaging model (agents on routers, Msg, Address, VLM, directory),
+ * as a namespace: its `Router` is not the ZeroMQ Router socket.
+ * `import { messaging } from "switchboard"; const router = new messaging.Router();`
+ */
+export * as messaging from "./router/index.js";
