@@ -15,6 +15,7 @@
  * | switchboard:connection:disconnect | `{ socketType, address, error? }` a link went away |
  * | switchboard:connection:protocol-error | `{ socketType, address, error }` a peer broke the protocol; that link was closed |
  * | switchboard:socket:drop | `{ socketType, reason, frames }` a message was dropped by design (PUB at HWM, ROUTER to an unknown id) |
+ * | switchboard:messaging:malformed | `{ router, error }` a router got bytes that are not a Msg (dropped) |
  */
 import diagnostics_channel from "node:diagnostics_channel";
 
@@ -25,4 +26,5 @@ export const channels = {
   disconnect: diagnostics_channel.channel("switchboard:connection:disconnect"),
   protocolError: diagnostics_channel.channel("switchboard:connection:protocol-error"),
   drop: diagnostics_channel.channel("switchboard:socket:drop"),
+  messagingMalformed: diagnostics_channel.channel("switchboard:messaging:malformed"),
 } as const;

@@ -1,8 +1,9 @@
 /**
  * A Router routes messages between its connections, and to other routers.
- * This release routes in one process (LOCAL mode): every router of the
- * process reaches every other by address. MACHINE (ipc) and NETWORK (tcp)
- * modes build on the ZeroMQ core and are not available yet.
+ * In every mode the routers of one process reach each other directly. In
+ * MACHINE mode, routers in other processes of the machine are reached over
+ * ipc (machine-links.ts). NETWORK mode (tcp between machines) is not
+ * available yet.
  *
  * Delivery is asynchronous (a message sent inside a handler is delivered
  * after the handler returns) and in order per sender. A message the router
@@ -16,6 +17,8 @@ import { Queue } from "../util/queue.js";
 import { Address, DIRECTORY_CONNECTION_ID, FIRST_CONNECTION_ID } from "./address.js";
 import { Connection, type ConnectionHost, type MsgHandler } from "./connection.js";
 import { Deadlines } from "./deadlines.js";
+import { channels } from "../diagnostics.js";
+import { MachineLinks } from "./machine-links.js";
 import { Msg } from "./msg.js";
 import { VLM, type RouterMode } from "./vlm.js";
 
@@ -53,15 +56,18 @@ export class Router implements ConnectionHost {
 
   constructor(options: RouterOptions = {}) {
     this.mode = options.mode ?? VLM.LOCAL_MODE;
-    if (this.mode !== VLM.LOCAL_MODE) {
-      throw new NotSupportedError(`${this.mode} mode is not available yet; use VLM.LOCAL_MODE`);
+    if (this.mode === VLM.NETWORK_MODE) {
+      throw new NotSupportedError("NETWORK mode is not available yet; use VLM.LOCAL_MODE or VLM.MACHINE_MODE");
     }
     this.machineId = options.machineId ?? 1;
     if (options.routerId !== undefined) {
       this.routerId = options.routerId;
     } else {
-      while (localRouters.has(`${this.machineId}:${nextRouterId}`)) nextRouterId++;
-      this.routerId = nextRouterId++;
+      // In MACHINE mode ids must be unique across the machine's processes:
+      // live process ids are, so the id is built from ours.
+      const base = this.mode === VLM.MACHINE_MODE ? (process.pid % 0x40_0000) * 1024 : 0;
+      while (localRouters.has(`${this.machineId}:${base + nextRouterId}`)) nextRouterId++;
+      this.routerId = base + nextRouterId++;
     }
     const key = `${this.machineId}:${this.routerId}`;
     if (localRouters.has(key)) throw new InvalidArgumentError(`router ${key} already exists in this process`);
@@ -69,7 +75,23 @@ export class Router implements ConnectionHost {
     this.deadlines = new Deadlines(options.clock ?? realClock);
     this.hasShutdown = new Promise((resolve) => (this.markShutdown = resolve));
     localRouters.set(key, this);
+    if (this.mode === VLM.MACHINE_MODE) {
+      this.links = new MachineLinks(this.machineId, this.routerId, {
+        arrived: (msg) => this.accept(msg),
+        undeliverable: (msg, reason) => this.bounce(msg, reason),
+        malformed: (error) => {
+          if (channels.messagingMalformed.hasSubscribers) channels.messagingMalformed.publish({ router: key, error });
+        },
+      });
+      this.ready = this.links.listening;
+    } else {
+      this.ready = Promise.resolve();
+    }
   }
+
+  /** Resolves once the router can be reached from other processes (MACHINE mode listens on ipc). */
+  readonly ready: Promise<void>;
+  private readonly links: MachineLinks | undefined;
 
   get isShutdown(): boolean {
     return this.shut;
@@ -91,11 +113,13 @@ export class Router implements ConnectionHost {
     const router = to.machineId === this.machineId && to.routerId === this.routerId
       ? this
       : localRouters.get(`${to.machineId}:${to.routerId}`);
-    if (!router || router.shut) {
+    if (router && !router.shut) {
+      router.accept(msg);
+    } else if (!router && this.links && to.machineId === this.machineId) {
+      this.links.send(msg);
+    } else {
       this.bounce(msg, `no route to router ${to.machineId}:${to.routerId}`);
-      return;
     }
-    router.accept(msg);
   }
 
   /** @internal */
@@ -137,6 +161,7 @@ export class Router implements ConnectionHost {
     this.connections.clear();
     this.inbox.drain();
     this.deadlines.clear();
+    this.links?.close();
     localRouters.delete(`${this.machineId}:${this.routerId}`);
     this.markShutdown();
   }

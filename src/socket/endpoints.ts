@@ -336,6 +336,10 @@ class Connecter {
     const socket = this.socket;
     socket.events.emit({ type: "connect", address: this.address });
     if (channels.connect.hasSubscribers) channels.connect.publish({ socketType: socket.socketType, address: this.address });
+    if (this.stopped) {
+      stream.destroy(); // a listener closed the socket or disconnected
+      return;
+    }
     this.handshaking = new ZmtpConnection(stream, this.endpoints.zmtpOptions(this.address), {
       ready: (connection) => {
         this.handshaking = undefined;
@@ -402,6 +406,7 @@ class Connecter {
       return;
     }
     this.socket.events.emit({ type: "connect:retry", address: this.address, interval: delay });
+    if (this.stopped) return; // a listener may have closed the socket or disconnected
     this.timer = this.socket.clock.setTimeout(() => {
       this.timer = undefined;
       this.dial();

@@ -251,8 +251,7 @@ describe("failures are explicit and prompt", () => {
     r1.shutdown();
   });
 
-  it("MACHINE and NETWORK modes say they are not available yet (ENOTSUP)", () => {
-    assert.throws(() => new Router({ mode: VLM.MACHINE_MODE }), { code: "ENOTSUP" });
+  it("NETWORK mode says it is not available yet (ENOTSUP)", () => {
     assert.throws(() => new Router({ mode: VLM.NETWORK_MODE }), { code: "ENOTSUP" });
   });
 });
