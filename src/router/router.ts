@@ -11,6 +11,7 @@
  * connection closed) is answered at once with MSG_NOT_DELIVERED, which
  * rejects the sender's pending request with ENOTDELIVERED.
  */
+import { threadId } from "node:worker_threads";
 import { InvalidArgumentError, NotSupportedError, ShutdownError } from "../errors.js";
 import { realClock, type Clock } from "../connection/clock.js";
 import { Queue } from "../util/queue.js";
@@ -31,6 +32,14 @@ export interface RouterOptions {
   routerId?: number;
   /** Time for request deadlines (tests inject a fake one). */
   clock?: Clock;
+}
+
+/** Router ids per thread in MACHINE mode (ids 1 .. 63). */
+const ROUTERS_PER_THREAD = 64;
+
+/** (pid mod 2^20) * 4096 + (threadId mod 64) * 64: unique per live thread on the machine. */
+function machineRouterIdBase(): number {
+  return (process.pid % 0x10_0000) * 4096 + (threadId % 64) * ROUTERS_PER_THREAD;
 }
 
 /** The routers of this process, by "machine:router". */
@@ -63,10 +72,14 @@ export class Router implements ConnectionHost {
     if (options.routerId !== undefined) {
       this.routerId = options.routerId;
     } else {
-      // In MACHINE mode ids must be unique across the machine's processes:
-      // live process ids are, so the id is built from ours.
-      const base = this.mode === VLM.MACHINE_MODE ? (process.pid % 0x40_0000) * 1024 : 0;
+      // In MACHINE mode ids must be unique across the machine's processes
+      // and threads (each worker thread has its own module instance): live
+      // process ids are, so the id is built from ours and our thread id.
+      const base = this.mode === VLM.MACHINE_MODE ? machineRouterIdBase() : 0;
       while (localRouters.has(`${this.machineId}:${base + nextRouterId}`)) nextRouterId++;
+      if (nextRouterId >= ROUTERS_PER_THREAD && this.mode === VLM.MACHINE_MODE) {
+        throw new InvalidArgumentError(`at most ${ROUTERS_PER_THREAD - 1} MACHINE-mode routers per thread without explicit routerIds`);
+      }
       this.routerId = base + nextRouterId++;
     }
     const key = `${this.machineId}:${this.routerId}`;
@@ -84,6 +97,8 @@ export class Router implements ConnectionHost {
         },
       });
       this.ready = this.links.listening;
+      // Awaiting ready is optional: a failed bind must not become an unhandled rejection.
+      this.ready.catch(() => {});
     } else {
       this.ready = Promise.resolve();
     }
