@@ -14,6 +14,7 @@
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import * as os from "node:os";
+import { runMessagingBench, type MessagingResult } from "./messaging.js";
 import { fileURLToPath } from "node:url";
 import type { Impl, Role, ScenarioName, ToParent, ToWorker, WorkerSpec } from "./protocol.js";
 import type { CellResult } from "./stats.js";
@@ -314,12 +315,29 @@ function parseArgs(argv: string[]): Args {
   return out;
 }
 
+/** The messaging layer's request/reply paths, beside raw node:net's pipelined rate from the same run. */
+function printMessagingTable(results: MessagingResult[], rawDealerRate: number | undefined): void {
+  const header = ["messaging request/reply", "100 in flight", "p50", "p99", "vs raw x100"];
+  const body = results.map((r) => [
+    r.path,
+    `${fmtCount(r.reqPerSec)} req/s`,
+    `${fmtNum(r.p50Us)} us`,
+    `${fmtNum(r.p99Us)} us`,
+    rawDealerRate === undefined ? "-" : fmtRatio(r.reqPerSec / rawDealerRate),
+  ]);
+  console.log("");
+  console.log(renderTable(header, body));
+  console.log("");
+  console.log("vs raw x100: requests/s over raw node:net's pipelined request/reply (dealer/router row) in this run.");
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const selected = rows(args.quick).filter(
     (r) => !args.only || r.id.includes(args.only) || r.label.toLowerCase().includes(args.only),
   );
-  if (selected.length === 0) {
+  const withMessaging = !args.only || "messaging".includes(args.only);
+  if (selected.length === 0 && !withMessaging) {
     console.error(`--only=${args.only ?? ""} matches no scenario`);
     process.exit(2);
   }
@@ -345,8 +363,13 @@ async function main(): Promise<void> {
     });
   }
 
+  const messagingResults = withMessaging ? await runMessagingBench(args.quick) : [];
+  const rawDealer = reports.find((r) => r.row.scenario === "dealer")?.cells.raw;
+  const rawDealerRate = rawDealer?.ok && rawDealer.result.kind === "rate" ? rawDealer.result.reqPerSec : undefined;
+
   if (args.json) {
     const json = {
+      messaging: messagingResults,
       node: process.version,
       cpus: os.cpus().length,
       quick: args.quick,
@@ -356,7 +379,8 @@ async function main(): Promise<void> {
     };
     console.log(JSON.stringify(json, null, 2));
   } else {
-    printTable(reports);
+    if (reports.length > 0) printTable(reports);
+    if (messagingResults.length > 0) printMessagingTable(messagingResults, rawDealerRate);
   }
 
   // Only the baselines can fail the run; switchboard problems are data.

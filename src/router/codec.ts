@@ -17,10 +17,15 @@
  * Decoding validates every field and throws InvalidArgumentError (EINVAL)
  * for anything else, so bad input from a peer is a coded error.
  */
-import { decode, encode } from "@msgpack/msgpack";
+import { Decoder, Encoder } from "@msgpack/msgpack";
 import { InvalidArgumentError } from "../errors.js";
 import { Address } from "./address.js";
 import { Msg } from "./msg.js";
+
+// One encoder and decoder for the module: creating them per message costs
+// more than the encoding itself.
+const encoder = new Encoder();
+const decoder = new Decoder();
 
 export function encodeMsg(msg: Msg): Uint8Array {
   const wire: Record<string, unknown> = { to: msg.to.toJSON() };
@@ -30,14 +35,14 @@ export function encodeMsg(msg: Msg): Uint8Array {
   if (msg.replyId !== undefined) wire.replyId = msg.replyId;
   if (msg.meta !== undefined) wire.meta = msg.meta;
   if (msg.contents !== undefined) wire.contents = msg.contents;
-  return encode(wire);
+  return encoder.encode(wire);
 }
 
 export function decodeMsg(bytes: Uint8Array, maxBytes = 64 * 1024 * 1024): Msg {
   if (bytes.length > maxBytes) throw new InvalidArgumentError(`message of ${bytes.length} bytes exceeds ${maxBytes}`);
   let wire: unknown;
   try {
-    wire = decode(bytes);
+    wire = decoder.decode(bytes);
   } catch (error) {
     throw new InvalidArgumentError(`not MessagePack: ${(error as Error).message}`, { cause: error });
   }
