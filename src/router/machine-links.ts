@@ -21,6 +21,12 @@ import { Pull, Push } from "../socket/index.js";
 import { decodeMsg, encodeMsg } from "./codec.js";
 import type { Msg } from "./msg.js";
 
+/** A Msg as one frame: the encoder returns fresh bytes, so they are wrapped, not copied. */
+function frame(msg: Msg): Buffer {
+  const bytes = encodeMsg(msg);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The ipc endpoint where router (machineId, routerId) listens. */
 export function routerEndpoint(machineId: number, routerId: number): string {
   const name = `switchboard-vlm-${machineId}-${routerId}`;
@@ -67,7 +73,7 @@ export class MachineLinks {
     let link = this.links.get(key);
     if (!link) link = this.open(key, msg.to.routerId);
     if (link.waiting) link.waiting.push(msg);
-    else void link.push.send(Buffer.from(encodeMsg(msg)));
+    else void link.push.send(frame(msg));
   }
 
   close(): void {
@@ -95,7 +101,7 @@ export class MachineLinks {
     push.events.on("handshake", () => {
       const waiting = link.waiting ?? [];
       link.waiting = undefined;
-      for (const msg of waiting) void push.send(Buffer.from(encodeMsg(msg)));
+      for (const msg of waiting) void push.send(frame(msg));
     });
     push.events.on("connect:retry", () => drop(`router ${key} is not running`));
     push.events.on("disconnect", () => drop(`router ${key} went away`));
