@@ -121,6 +121,17 @@ export class Router implements ConnectionHost {
     return connection;
   }
 
+  /** @internal Opens the router's well-known directory connection (id 1); one per router. */
+  newDirectoryConnection(handler: MsgHandler): Connection {
+    if (this.shut) throw new ShutdownError();
+    if (this.connections.has(DIRECTORY_CONNECTION_ID)) {
+      throw new InvalidArgumentError(`router ${this.machineId}:${this.routerId} already has a directory`);
+    }
+    const connection = new Connection(this, this.directoryAddr, handler);
+    this.connections.set(DIRECTORY_CONNECTION_ID, connection);
+    return connection;
+  }
+
   /** @internal Sends a message on its way. */
   route(msg: Msg): void {
     if (this.shut) return;
