@@ -185,7 +185,7 @@ export class Router implements ConnectionHost {
     const error = new ShutdownError();
     for (const connection of this.connections.values()) connection.failAll(error);
     this.connections.clear();
-    this.inbox.drain();
+    this.inbox.clear();
     this.deadlines.clear();
     this.links?.close();
     localRouters.delete(`${this.machineId}:${this.routerId}`);

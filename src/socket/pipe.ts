@@ -88,7 +88,7 @@ export class Pipe implements LinkHandler {
       return true;
     }
     if (this.conflate) {
-      this.out.drain();
+      this.out.clear();
       this.out.push(frames);
       return true;
     }
@@ -145,7 +145,7 @@ export class Pipe implements LinkHandler {
 
   /** Queues an inbound message, pausing the link at the receive high-water mark. */
   queueInbound(frames: Buffer[]): void {
-    if (this.conflate) this.inbox.drain();
+    if (this.conflate) this.inbox.clear();
     this.inbox.push(frames);
     const hwm = this.receiveHwm;
     if (hwm !== 0 && !this.paused && this.inbox.length >= hwm) {

@@ -32,6 +32,13 @@ export class Queue<T> {
     return item;
   }
 
+  /** Removes every item. */
+  clear(): void {
+    for (let i = 0; i < this.count; i++) this.items[(this.head + i) & (this.items.length - 1)] = undefined;
+    this.head = 0;
+    this.count = 0;
+  }
+
   /** Removes and returns every item. */
   drain(): T[] {
     const out: T[] = [];

@@ -3,25 +3,18 @@
 // and requester patterns end to end.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addOneAgent } from "./add-one.js";
 import { messaging, type SwitchboardError } from "../../src/index.js";
 
 const { Address, Directory, Entry, Msg, Router, VLM, getEntries, registerEntry } = messaging;
 const T = { timeout: 5_000 };
-
-function addOne(router: messaging.Router): messaging.Connection {
-  const conn: messaging.Connection = router.newConnection(async (msg) => {
-    if (msg.subject === "ADD_ONE") return void (await conn.send(msg.reply((msg.contents as number) + 1)));
-    return [VLM.IGNORE_UNHANDLED_REPLIES, VLM.HANDLE_PING, VLM.HANDLE_DOES_NOT_UNDERSTAND];
-  });
-  return conn;
-}
 
 describe("Directory on one router", () => {
   it("a provider registers, a requester finds it and gets its answer", T, async () => {
     const router = new Router();
     try {
       new Directory(router);
-      const agent = addOne(router);
+      const agent = addOneAgent(router);
       await registerEntry(agent, new Entry(agent.addr, "AddOneAgent", null, [VLM.LOCAL_VNET]), 500);
       const conn = router.newConnection();
       const [entry, ...others] = await getEntries(conn, { service: "AddOneAgent", vnet: VLM.LOCAL_VNET }, 500);

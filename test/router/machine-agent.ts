@@ -2,18 +2,13 @@
 // It reports the agent's address to its parent over the IPC channel, then
 // serves until it is told to stop or is killed.
 import { messaging } from "../../src/index.js";
+import { addOneAgent } from "./add-one.js";
 
 const { Router, VLM } = messaging;
 
 if (process.argv[2] === "--machine-agent") {
   const router = new Router({ mode: VLM.MACHINE_MODE });
-  const conn: messaging.Connection = router.newConnection(async (msg) => {
-    if (msg.subject === "ADD_ONE") {
-      await conn.send(msg.reply((msg.contents as number) + 1));
-      return;
-    }
-    return [VLM.IGNORE_UNHANDLED_REPLIES, VLM.HANDLE_PING, VLM.HANDLE_DOES_NOT_UNDERSTAND];
-  });
+  const conn = addOneAgent(router);
   await router.ready;
   process.send?.({ addr: conn.addr.toString(), pid: process.pid });
   process.on("message", () => {

@@ -2,24 +2,13 @@
 // and request/reply, and every failure as a coded, prompt outcome.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { addOneAgent } from "./add-one.js";
 import { messaging, RemoteError, type SwitchboardError } from "../../src/index.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
 const { Address, Msg, Router, VLM } = messaging;
 type Msg = messaging.Msg;
 const T = { timeout: 5_000 };
-
-/** The seed's Add One agent. */
-function addOne(router: messaging.Router): messaging.Connection {
-  const conn: messaging.Connection = router.newConnection(async (msg) => {
-    if (msg.subject === "ADD_ONE") {
-      await conn.send(msg.reply((msg.contents as number) + 1));
-      return;
-    }
-    return [VLM.IGNORE_UNHANDLED_REPLIES, VLM.HANDLE_PING, VLM.HANDLE_DOES_NOT_UNDERSTAND];
-  });
-  return conn;
-}
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<SwitchboardError> {
   try {
@@ -53,7 +42,7 @@ describe("request/reply on one router and across routers", () => {
   it("Add One on one router", T, async () => {
     const router = new Router();
     try {
-      const fred = addOne(router);
+      const fred = addOneAgent(router);
       const conn = router.newConnection();
       const reply = await conn.send<number>(new Msg(fred.addr, "ADD_ONE", 41), 1_000);
       assert.equal(reply.contents, 42);
@@ -69,7 +58,7 @@ describe("request/reply on one router and across routers", () => {
     const r2 = new Router();
     try {
       assert.notEqual(r1.routerId, r2.routerId);
-      const fred = addOne(r1);
+      const fred = addOneAgent(r1);
       const conn = r2.newConnection();
       const reply = await conn.send<number>(new Msg(fred.addr, "ADD_ONE", 41), 1_000);
       assert.equal(reply.contents, 42);
@@ -136,7 +125,7 @@ describe("failures are explicit and prompt", () => {
     const clock = new FakeClock();
     const router = new Router({ clock });
     try {
-      const fred = addOne(router);
+      const fred = addOneAgent(router);
       const conn = router.newConnection();
       await conn.send(new Msg(fred.addr, "ADD_ONE", 1), 60_000);
       assert.equal(clock.pending, 0);
@@ -174,7 +163,7 @@ describe("failures are explicit and prompt", () => {
   it("an unknown subject: EDOESNOTUNDERSTAND; PING: PONG", T, async () => {
     const router = new Router();
     try {
-      const fred = addOne(router);
+      const fred = addOneAgent(router);
       const conn = router.newConnection();
       await rejectsWith(conn.send(new Msg(fred.addr, "MULTIPLY"), 1_000), "EDOESNOTUNDERSTAND");
       const pong = await conn.send(new Msg(fred.addr, VLM.PING), 1_000);
