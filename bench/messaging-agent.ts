@@ -1,39 +1,88 @@
-// The far agent of the messaging bench: a MACHINE-mode router with an echo
-// connection, in a child process (--process) or a worker thread.
+// The far side of the messaging bench, in a child process or a worker thread:
+//
+//   --process  a MACHINE-mode router with an echo connection (child process)
+//   --raw      the raw baseline: a node:net echo server on a unix socket,
+//              u32-BE length-prefixed frames, each chunk answered with one
+//              write (the same echo as bench/raw.ts, over ipc)
+//   worker     (workerData.role "echo") the router echo in a worker thread
+//
+// A child process answers "cpu" with its process.cpuUsage(), so the bench
+// can report CPU time per request on both sides; any other message stops it.
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { messaging } from "../src/index.js";
+import { FrameParser } from "./raw.js";
 
 const { Router, VLM } = messaging;
 
-async function serve(post: (addr: string) => void, onStop: (stop: () => void) => void): Promise<void> {
+/** What a child process tells the bench first. */
+export type AgentHello = { addr: string } | { path: string };
+
+async function serveRouter(): Promise<{ addr: string; stop: () => void }> {
   const router = new Router({ mode: VLM.MACHINE_MODE });
   const echo: messaging.Connection = router.newConnection((msg) => {
     void echo.send(msg.reply(msg.contents));
   });
   await router.ready;
-  post(echo.addr.toString());
-  onStop(() => router.shutdown());
+  return { addr: echo.addr.toString(), stop: () => router.shutdown() };
 }
 
-if (process.argv[2] === "--process" && process.send) {
-  await serve(
-    (addr) => process.send?.({ addr }),
-    (stop) => {
-      process.on("message", () => {
-        stop();
-        process.exit(0);
-      });
-      process.on("disconnect", () => process.exit(0));
-    },
-  );
+/** Echoes every frame; all replies produced by one chunk go out in one write. */
+async function serveRaw(): Promise<{ path: string; stop: () => void }> {
+  const name = `switchboard-bench-raw-${process.pid}`;
+  // Linux's abstract namespace, as the routers' ipc endpoints use.
+  const path = process.platform === "linux" ? `\0${name}` : join(tmpdir(), `${name}.sock`);
+  const server = net.createServer((sock) => {
+    let replies: Buffer[] = [];
+    let bytes = 0;
+    const parser = new FrameParser((frame) => {
+      replies.push(frame);
+      bytes += 4 + frame.length;
+    });
+    sock.on("data", (chunk: Buffer) => {
+      parser.push(chunk);
+      if (replies.length === 0) return;
+      const out = Buffer.allocUnsafe(bytes);
+      let at = 0;
+      for (const r of replies) {
+        out.writeUInt32BE(r.length, at);
+        r.copy(out, at + 4);
+        at += 4 + r.length;
+      }
+      replies = [];
+      bytes = 0;
+      sock.write(out);
+    });
+    sock.on("error", () => sock.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, resolve);
+  });
+  return { path, stop: () => server.close() };
+}
+
+if ((process.argv[2] === "--process" || process.argv[2] === "--raw") && process.send) {
+  const served = process.argv[2] === "--raw" ? await serveRaw() : await serveRouter();
+  const hello: AgentHello = "path" in served ? { path: served.path } : { addr: served.addr };
+  process.send(hello);
+  process.on("message", (message) => {
+    if (message === "cpu") {
+      process.send?.({ cpu: process.cpuUsage() });
+      return;
+    }
+    served.stop();
+    process.exit(0);
+  });
+  process.on("disconnect", () => process.exit(0));
 } else if (!isMainThread && (workerData as { role?: string } | undefined)?.role === "echo" && parentPort) {
   const port = parentPort;
-  await serve(
-    (addr) => port.postMessage({ addr }),
-    (stop) =>
-      port.on("message", () => {
-        stop();
-        port.close();
-      }),
-  );
+  const served = await serveRouter();
+  port.postMessage({ addr: served.addr });
+  port.on("message", () => {
+    served.stop();
+    port.close();
+  });
 }

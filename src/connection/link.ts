@@ -4,6 +4,7 @@
  */
 import type { SwitchboardError } from "../errors.js";
 import type { Metadata } from "../wire/commands.js";
+import type { FrameFill } from "../wire/encoder.js";
 
 export interface PeerInfo {
   /** The peer's socket type, as announced ("DEALER", "SUB", ...). */
@@ -36,6 +37,12 @@ export interface Link {
   readonly writable: boolean;
   /** Queues one message for sending. Call only while `writable`. */
   write(frames: readonly Buffer[]): void;
+  /**
+   * Queues a one-frame message of `size` bytes that `fill` writes in place
+   * (no buffer of its own). Call only while `writable`. Links that cannot do
+   * this leave it out; the caller then builds a buffer and uses write().
+   */
+  writeWith?(size: number, fill: FrameFill): void;
   /** Sends a subscription in the form the peer understands. */
   sendSubscription(subscribe: boolean, topic: Buffer): void;
   /** Stops delivering messages until {@link resume} (receive back-pressure). */

@@ -17,7 +17,7 @@ import { ProtocolError, SwitchboardError, TransportError } from "../errors.js";
 import { channels } from "../diagnostics.js";
 import { FLAG_COMMAND, FLAG_MORE, SENDS_IDENTITY, isCompatible, type SocketType } from "../wire/constants.js";
 import { FrameDecoder, type FrameSink } from "../wire/decoder.js";
-import { FrameEncoder } from "../wire/encoder.js";
+import { FrameEncoder, type FrameFill } from "../wire/encoder.js";
 import { encodeGreeting, type Greeting } from "../wire/greeting.js";
 import {
   encodeCancel, encodePing, encodePong, encodeReady, encodeSubscribe, getProperty, legacySubscription,
@@ -151,6 +151,11 @@ export class ZmtpConnection implements Link, FrameSink {
     const last = frames.length - 1;
     for (let i = 0; i < last; i++) encoder.writeFrame(frames[i]!, true);
     encoder.writeFrame(frames[last]!, false);
+    this.scheduleFlush();
+  }
+
+  writeWith(size: number, fill: FrameFill): void {
+    this.encoder.writeFrameWith(size, fill);
     this.scheduleFlush();
   }
 

@@ -12,17 +12,25 @@ export const FIRST_CONNECTION_ID = 16;
 
 const MAX_ID = 0xffff_ffff;
 
+/** An integer from 0 to 2^32 - 1 (`>>> 0` keeps exactly those, and rejects NaN, fractions and non-numbers). */
+function isId(id: number): boolean {
+  return typeof id === "number" && id >>> 0 === id;
+}
+
+function badId(name: string, id: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${name} must be an integer from 0 to ${MAX_ID}, got ${String(id)}`);
+}
+
 export class Address {
   constructor(
     readonly machineId: number,
     readonly routerId: number,
     readonly connectionId: number,
   ) {
-    for (const [name, id] of [["machineId", machineId], ["routerId", routerId], ["connectionId", connectionId]] as const) {
-      if (!Number.isInteger(id) || id < 0 || id > MAX_ID) {
-        throw new InvalidArgumentError(`${name} must be an integer from 0 to ${MAX_ID}, got ${String(id)}`);
-      }
-    }
+    // Addresses are made for every message that arrives: plain checks, no arrays.
+    if (!isId(machineId)) throw badId("machineId", machineId);
+    if (!isId(routerId)) throw badId("routerId", routerId);
+    if (!isId(connectionId)) throw badId("connectionId", connectionId);
   }
 
   /** "machine:router:connection". */

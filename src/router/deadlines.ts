@@ -1,10 +1,17 @@
 /**
  * Request deadlines without a timer per request. Requests are kept in
  * insertion order per timeout value, so each list is already sorted by
- * deadline; one timer is armed for the earliest deadline of all. Settling a
- * request only marks it (settled entries are trimmed when the timer fires);
- * when nothing is pending, the timer is cleared.
+ * deadline; one timer is armed for the earliest deadline of all; when
+ * nothing is pending, the timer is cleared.
  * Cost per request: O(1), instead of creating and clearing a timer.
+ *
+ * Settling a request marks its entry and lets go of what would expire
+ * (a callback or object that holds the request), so a settled entry costs a few bytes until it
+ * leaves its list. Entries leave from the head as they settle (the usual
+ * order), and a list where settled entries pile up behind an old pending
+ * one is compacted: under constant traffic a list holds about as many
+ * entries as there are pending requests, not every request of the last
+ * timeout period.
  */
 import type { Clock, TimerHandle } from "../connection/clock.js";
 import { Queue } from "../util/queue.js";
@@ -16,8 +23,38 @@ export interface Deadline {
   expire(): void;
 }
 
+/** What expires: a callback, or an object whose expire() is called (no closure per request). */
+export type Expiry = (() => void) | { expire(): void };
+
+/** A list of entries is compacted when it is longer than this and mostly settled. */
+const COMPACT_MIN = 64;
+
+function ignore(): void {}
+
+interface List {
+  entries: Queue<Entry>;
+  /** Entries of the list that are neither settled nor expired. */
+  live: number;
+}
+
+class Entry implements Deadline {
+  live = true;
+  constructor(
+    readonly at: number,
+    public target: Expiry,
+    readonly list: List,
+  ) {}
+
+  expire(): void {
+    const target = this.target;
+    this.target = ignore;
+    if (typeof target === "function") target();
+    else target.expire();
+  }
+}
+
 export class Deadlines {
-  private readonly lists = new Map<number, Queue<Deadline>>();
+  private readonly lists = new Map<number, List>();
   private timer: TimerHandle | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   /** Entries neither settled nor expired; at 0 the timer goes, so nothing keeps the process alive. */
@@ -29,16 +66,31 @@ export class Deadlines {
   settle(deadline: Deadline): void {
     if (!deadline.live) return;
     deadline.live = false;
-    if (--this.pending === 0) this.clear();
+    if (!(deadline instanceof Entry)) return;
+    deadline.target = ignore;
+    if (--this.pending === 0) {
+      this.clear();
+      return;
+    }
+    const list = deadline.list;
+    list.live--;
+    const entries = list.entries;
+    while (entries.peek()?.live === false) entries.shift();
+    if (entries.length > COMPACT_MIN && entries.length > 4 * list.live) {
+      const kept = new Queue<Entry>();
+      for (const entry of entries) if (entry.live) kept.push(entry);
+      list.entries = kept;
+    }
   }
 
   /** Schedules `expire` after `timeoutMs`, unless the returned entry is settled first (live = false). */
-  add(timeoutMs: number, expire: () => void): Deadline {
-    const deadline: Deadline = { at: this.clock.now() + timeoutMs, live: true, expire };
-    this.pending++;
+  add(timeoutMs: number, expire: Expiry): Deadline {
     let list = this.lists.get(timeoutMs);
-    if (!list) this.lists.set(timeoutMs, (list = new Queue()));
-    list.push(deadline);
+    if (!list) this.lists.set(timeoutMs, (list = { entries: new Queue(), live: 0 }));
+    const deadline = new Entry(this.clock.now() + timeoutMs, expire, list);
+    this.pending++;
+    list.live++;
+    list.entries.push(deadline);
     if (deadline.at < this.timerAt) this.arm(deadline.at);
     return deadline;
   }
@@ -64,18 +116,20 @@ export class Deadlines {
     const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [timeout, list] of this.lists) {
-      for (let head = list.peek(); head; head = list.peek()) {
+      const entries = list.entries;
+      for (let head = entries.peek(); head; head = entries.peek()) {
         if (!head.live) {
-          list.shift();
+          entries.shift();
           continue;
         }
         if (head.at > now) break;
-        list.shift();
+        entries.shift();
         head.live = false;
+        list.live--;
         this.pending--;
         head.expire();
       }
-      const head = list.peek();
+      const head = entries.peek();
       if (head) next = Math.min(next, head.at);
       else this.lists.delete(timeout);
     }

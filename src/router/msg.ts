@@ -11,6 +11,7 @@ export interface MsgOptions {
   id?: number;
   replyId?: number;
   meta?: Record<string, unknown>;
+  hops?: number;
 }
 
 export class Msg<T = unknown> {
@@ -22,6 +23,8 @@ export class Msg<T = unknown> {
   replyId: number | undefined;
   /** Application metadata (tracing ids and the like). */
   meta: Record<string, unknown> | undefined;
+  /** How many links between routers the message has crossed (routers refuse it past VLM.MAX_HOPS). */
+  hops: number;
 
   constructor(
     public to: Address,
@@ -33,6 +36,7 @@ export class Msg<T = unknown> {
     this.id = options.id ?? 0;
     this.replyId = options.replyId;
     this.meta = options.meta;
+    this.hops = options.hops ?? 0;
   }
 
   /** Whether this message answers another. */

@@ -3,6 +3,7 @@
  * peer that has room below its send high-water mark; when none has room,
  * the caller waits.
  */
+import type { FrameFill } from "../wire/encoder.js";
 import type { Pipe } from "./pipe.js";
 
 export class LoadBalancer {
@@ -28,6 +29,20 @@ export class LoadBalancer {
   /** Whether some peer has room below its high-water mark. */
   hasRoom(): boolean {
     return this.pipes.some((pipe) => pipe.hasRoom);
+  }
+
+  /**
+   * Writes a one-frame message filled in place into the next pipe in turn,
+   * if that pipe can take it at once (Pipe.trySendWith); false otherwise,
+   * and then the caller sends the message the usual way.
+   */
+  sendWith(size: number, fill: FrameFill): boolean {
+    const count = this.pipes.length;
+    if (count === 0) return false;
+    const index = this.cursor % count;
+    if (!this.pipes[index]!.trySendWith(size, fill)) return false;
+    this.cursor = (index + 1) % count;
+    return true;
   }
 
   /** Sends to the next pipe with room; returns it, or undefined when all are full. */

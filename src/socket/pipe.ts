@@ -17,6 +17,7 @@ import type { SwitchboardError } from "../errors.js";
 import type { Clock, TimerHandle } from "../connection/clock.js";
 import type { Link, LinkHandler } from "../connection/link.js";
 import { Queue } from "../util/queue.js";
+import type { FrameFill } from "../wire/encoder.js";
 import type { SubscriptionSet } from "./subscriptions.js";
 
 /** What a pipe reports to its socket. */
@@ -98,6 +99,18 @@ export class Pipe implements LinkHandler {
     // Ask the sender to yield to the event loop once per batch of queued
     // messages, so the queue can drain into the link (see Socket.sendMessage).
     if ((this.out.length & (YIELD_EVERY - 1)) === 1) this.owner.congested = true;
+    return true;
+  }
+
+  /**
+   * Writes a one-frame message straight into the link, filled in place, when
+   * that keeps the order: the link takes writes, nothing is queued before it,
+   * and the link can write in place. False otherwise (nothing was written).
+   */
+  trySendWith(size: number, fill: FrameFill): boolean {
+    const link = this.link;
+    if (link === undefined || this.out.length !== 0 || !link.writable || link.writeWith === undefined) return false;
+    link.writeWith(size, fill);
     return true;
   }
 

@@ -103,6 +103,12 @@ export abstract class Socket implements PipeOwner {
     return !this.isClosed && this.senders.length === 0 && this.xHasOut();
   }
 
+  /** @internal Whether a message handed to the pattern now would go out in call order (open, and no send waiting). */
+  protected get sendQueueEmpty(): boolean {
+    this.dropSettledSenders();
+    return !this.isClosed && this.senders.length === 0;
+  }
+
   /** Timed-out senders leave their slot at the head of the queue; clear them so they hold nobody up. */
   private dropSettledSenders(): void {
     while (this.senders.peek()?.done === true) this.senders.shift();

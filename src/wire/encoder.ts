@@ -12,6 +12,9 @@
  */
 import { FLAG_LONG, FLAG_MORE } from "./constants.js";
 
+/** Writes a frame body of an agreed size into `target`, starting at `offset`. */
+export type FrameFill = (target: Uint8Array, offset: number) => void;
+
 /** Bodies larger than this are referenced, not copied. */
 export const COPY_THRESHOLD = 1024;
 const SLAB_SIZE = 64 * 1024;
@@ -62,6 +65,37 @@ export class FrameEncoder {
       }
     }
     this.pending += size + (size <= 255 ? 2 : 9);
+  }
+
+  /**
+   * Appends one data frame (no MORE) of `size` bytes that `fill` writes in
+   * place, at `offset` of `target`: a message encoded straight into the
+   * batch, without a buffer of its own. A body above COPY_THRESHOLD gets its
+   * own buffer, as in writeFrame.
+   */
+  writeFrameWith(size: number, fill: FrameFill): void {
+    if (size > COPY_THRESHOLD) {
+      const body = Buffer.allocUnsafe(size);
+      fill(body, 0);
+      this.writeFrame(body, false);
+      return;
+    }
+    const head = size <= 255 ? 2 : 9;
+    this.reserve(head + size);
+    const slab = this.slab;
+    const p = this.position;
+    if (head === 2) {
+      slab[p] = 0;
+      slab[p + 1] = size;
+    } else {
+      slab[p] = FLAG_LONG;
+      slab.writeUInt32BE(0, p + 1);
+      slab.writeUInt32BE(size, p + 5);
+    }
+    // Advanced only once the body is written: a fill that throws leaves nothing behind.
+    fill(slab, p + head);
+    this.position = p + head + size;
+    this.pending += head + size;
   }
 
   /** Appends pre-encoded bytes (greeting, command frames). */

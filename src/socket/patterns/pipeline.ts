@@ -9,6 +9,7 @@ import type { Pipe } from "../pipe.js";
 import { boolSpec, type ConflateOption } from "../options.js";
 import { Socket, defineOptions } from "../socket.js";
 import type { SocketOptions } from "./types.js";
+import type { FrameFill } from "../../wire/encoder.js";
 
 export class Push extends Socket {
   private readonly lb = new LoadBalancer();
@@ -20,6 +21,17 @@ export class Push extends Socket {
   /** Queues a message for the next peer with room; waits while every peer is at its high-water mark. */
   send(message: MessageLike | MessageLike[]): Promise<void> {
     return this.sendMessage(message);
+  }
+
+  /**
+   * @internal Writes a one-frame message of `size` bytes, filled in place by
+   * `fill`, straight into the next peer's outgoing batch: no buffer, no
+   * promise. Only when that keeps the order (no send waiting, the peer's
+   * queue empty and its link writable); false otherwise, and nothing was
+   * written: then send() the message.
+   */
+  sendFrameWith(size: number, fill: FrameFill): boolean {
+    return this.sendQueueEmpty && this.lb.sendWith(size, fill);
   }
 
   protected xSend(frames: Buffer[]): boolean {
