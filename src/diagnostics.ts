@@ -15,7 +15,9 @@
  * | switchboard:connection:disconnect | `{ socketType, address, error? }` a link went away |
  * | switchboard:connection:protocol-error | `{ socketType, address, error }` a peer broke the protocol; that link was closed |
  * | switchboard:socket:drop | `{ socketType, reason, frames }` a message was dropped by design (PUB at HWM, ROUTER to an unknown id) |
- * | switchboard:messaging:malformed | `{ router, error }` a router got bytes that are not a Msg (dropped) |
+ * | switchboard:messaging:malformed | `{ router, link?, error }` a router got bytes that are not a Msg, or a directory got a bad update (dropped) |
+ * | switchboard:messaging:link | `{ router, link, scope, peer, up }` a link to another router came up (`peer` is "machine:router") or went down |
+ * | switchboard:messaging:renewal-failed | `{ addr, service, error }` a provider's heartbeat registration reached no directory (it keeps trying) |
  */
 import diagnostics_channel from "node:diagnostics_channel";
 
@@ -27,4 +29,6 @@ export const channels = {
   protocolError: diagnostics_channel.channel("switchboard:connection:protocol-error"),
   drop: diagnostics_channel.channel("switchboard:socket:drop"),
   messagingMalformed: diagnostics_channel.channel("switchboard:messaging:malformed"),
+  messagingLink: diagnostics_channel.channel("switchboard:messaging:link"),
+  renewalFailed: diagnostics_channel.channel("switchboard:messaging:renewal-failed"),
 } as const;

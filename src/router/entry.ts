@@ -58,11 +58,15 @@ function stringList(value: unknown, name: string): string[] | null {
   return value as string[];
 }
 
-/** A query for entries: the service, the params every match must have (equal values), and the asker's vnet and perms. */
+/**
+ * A query for entries: the service, the params every match must have (equal
+ * values), the vnet asked in (a Directory fills in the vnets it serves when
+ * none is given; a list means any of them) and the asker's perms.
+ */
 export interface EntryQuery {
   service: string;
   params?: Params | null;
-  vnet?: string | null;
+  vnet?: string | readonly string[] | null;
   perms?: readonly string[] | null;
 }
 
@@ -72,8 +76,11 @@ export function matches(entry: Entry, query: EntryQuery): boolean {
   for (const [key, value] of Object.entries(query.params ?? {})) {
     if (!sameValue(entry.params?.[key], value)) return false;
   }
-  if (entry.vnets !== null && query.vnet != null && !entry.vnets.includes(query.vnet)) return false;
-  if (entry.vnets !== null && query.vnet == null) return false;
+  if (entry.vnets !== null) {
+    const vnet = query.vnet;
+    if (vnet == null) return false;
+    if (typeof vnet === "string" ? !entry.vnets.includes(vnet) : !vnet.some((v) => entry.vnets!.includes(v))) return false;
+  }
   if (entry.perms !== null && !(query.perms ?? []).some((p) => entry.perms!.includes(p))) return false;
   return true;
 }

@@ -21,10 +21,17 @@ export const VLM = {
   MSG_NOT_DELIVERED: "MSG_NOT_DELIVERED",
   HANDLER_FAILED: "HANDLER_FAILED",
 
+  /** The first message on a link between routers: who the sender is (see docs/protocols/router.md). */
+  LINK_HELLO: "LINK_HELLO",
+  /** Links a message may cross before routers refuse it (a routing loop ends here). */
+  MAX_HOPS: 8,
+
   // Directory subjects.
   REGISTER_ENTRY: "REGISTER_ENTRY",
   UNREGISTER_ENTRY: "UNREGISTER_ENTRY",
   GET_ENTRIES: "GET_ENTRIES",
+  /** Entries exchanged between linked directories (replication). */
+  DIRECTORY_SYNC: "DIRECTORY_SYNC",
 
   // What a handler may return for a message it did not handle.
   /** Drop replies that arrive for no pending request. */

@@ -78,6 +78,24 @@ const EXPECTED: Record<string, (out: string) => void> = {
     for (const line of linesOf(out, "sports-fan: ")) assert.doesNotMatch(line, /weather\.paris/);
     assert.match(out, /^proxy: forwarded \d+ messages down and \d+ subscriptions up, stopped$/m);
   },
+  "add-one-ipc.js": (out) => {
+    assert.match(out, /^router2 -> \d+:\d+:\d+: ADD_ONE 41 = 42$/m);
+    assert.match(out, /^both routers have shut down$/m);
+  },
+  "add-one-discovery-ipc.js": (out) => {
+    assert.match(out, /^d2 knows AddOneAgent at \d+:\d+:\d+$/m);
+    assert.match(out, /^ADD_ONE 41 = 42$/m);
+    assert.match(out, /^both routers have shut down$/m);
+  },
+  "add-one-discovery-tcp.js": (out) => {
+    assert.match(out, /^machine 2 found AddOneAgent at 1:\d+:\d+ \(machine 1\)$/m);
+    assert.match(out, /^ADD_ONE 41 = 42$/m);
+    assert.match(out, /^both routers have shut down$/m);
+  },
+  "add-one-worker.js": (out) => {
+    assert.match(out, /^main -> worker \d+:\d+:\d+: ADD_ONE 41 = 42$/m);
+    assert.match(out, /^worker exited, router shut down$/m);
+  },
   "demo.js": (out) => {
     assert.match(out, /\[client \d+\] <- reply "144"$/m);
     assert.match(out, /\[server \d+\] a subscriber subscribed to "news\."$/m);

@@ -78,7 +78,7 @@ describe("Directory on one router", () => {
     }
   });
 
-  it("without a directory the router answers ENOTDELIVERED at once; a second directory and hub options are refused", T, async () => {
+  it("without a directory the router answers ENOTDELIVERED at once; a second directory, and hubs the router's mode cannot reach, are refused", T, async () => {
     const router = new Router();
     try {
       const conn = router.newConnection();
@@ -86,8 +86,14 @@ describe("Directory on one router", () => {
       new Directory(router);
       assert.throws(() => new Directory(router), { code: "EINVAL" });
       const other = new Router();
-      assert.throws(() => new Directory(other, { hubs: ["ipc:///tmp/hub"] }), { code: "ENOTSUP" });
+      assert.throws(() => new Directory(other, { hubs: ["ipc:///tmp/hub"] }), { code: "EINVAL" });
+      const machine = new Router({ mode: VLM.MACHINE_MODE });
+      assert.throws(() => new Directory(machine, { netHubs: ["tcp://127.0.0.1:1"] }), { code: "EINVAL" });
+      // Nothing was half-built: the refused routers still take a directory.
+      new Directory(other);
+      new Directory(machine);
       other.shutdown();
+      machine.shutdown();
     } finally {
       router.shutdown();
     }

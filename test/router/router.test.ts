@@ -240,7 +240,21 @@ describe("failures are explicit and prompt", () => {
     r1.shutdown();
   });
 
-  it("NETWORK mode says it is not available yet (ENOTSUP)", () => {
-    assert.throws(() => new Router({ mode: VLM.NETWORK_MODE }), { code: "ENOTSUP" });
+  it("another machine is reached only by a NETWORK-mode router with a route; otherwise ENOTDELIVERED at once", { timeout: 10_000 }, async () => {
+    for (const mode of [VLM.LOCAL_MODE, VLM.MACHINE_MODE, VLM.NETWORK_MODE]) {
+      const router = new Router({ mode });
+      try {
+        const conn = router.newConnection();
+        const far = new Address(router.machineId + 1, 5, 16);
+        await assert.rejects(conn.send(new Msg(far, "ADD_ONE", 1), 60_000), (e: SwitchboardError) => {
+          assert.equal(e.code, "ENOTDELIVERED", `${mode}: ${String(e)}`);
+          if (mode !== VLM.NETWORK_MODE) assert.match(e.message, /only NETWORK-mode routers reach other machines/);
+          return true;
+        });
+      } finally {
+        router.shutdown();
+      }
+    }
+    assert.throws(() => new Router({ mode: "WAN" as never }), { code: "EINVAL" });
   });
 });

@@ -175,8 +175,12 @@ export class Router extends Socket {
     if (this.lastPipe === pipe) this.lastPipe = undefined;
     if (pipe.routingId && this.byId.get(pipe.routingId.toString("latin1")) === pipe) {
       this.byId.delete(pipe.routingId.toString("latin1"));
+      this.onPeerGone?.(pipe.routingId);
     }
   }
+
+  /** @internal Told when the peer with a routing id goes away (layers above ZeroMQ use it). */
+  onPeerGone: ((routingId: Buffer) => void) | undefined;
 
   private generateId(): Buffer {
     for (;;) {
