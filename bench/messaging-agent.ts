@@ -4,14 +4,17 @@
 //   --raw      the raw baseline: a node:net echo server on a unix socket,
 //              u32-BE length-prefixed frames, each chunk answered with one
 //              write (the same echo as bench/raw.ts, over ipc)
-//   worker     (workerData.role "echo") the router echo in a worker thread
+//   --network <endpoint> <machineId>
+//              another machine: a NETWORK-mode router linked to the bench's hub over tcp
+//   worker     (workerData.role "echo") the router echo in a worker thread;
+//              role "echo-port": a LOCAL router linked back over workerData.port
 //
 // A child process answers "cpu" with its process.cpuUsage(), so the bench
 // can report CPU time per request on both sides; any other message stops it.
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { messaging } from "../src/index.js";
 import { FrameParser } from "./raw.js";
 
@@ -64,8 +67,29 @@ async function serveRaw(): Promise<{ path: string; stop: () => void }> {
   return { path, stop: () => server.close() };
 }
 
-if ((process.argv[2] === "--process" || process.argv[2] === "--raw") && process.send) {
-  const served = process.argv[2] === "--raw" ? await serveRaw() : await serveRouter();
+/** Another machine: a NETWORK-mode router with its own machine id, linked to the hub at `endpoint` over tcp. */
+async function serveNetwork(endpoint: string, machineId: number): Promise<{ addr: string; stop: () => void }> {
+  const router = new Router({ mode: VLM.NETWORK_MODE, machineId });
+  const echo: messaging.Connection = router.newConnection((msg) => {
+    void echo.send(msg.reply(msg.contents));
+  });
+  await router.dial(endpoint, "network").up;
+  return { addr: echo.addr.toString(), stop: () => router.shutdown() };
+}
+
+/** A worker's router linked to the main thread over the MessagePort in workerData (LOCAL mode: no sockets). */
+async function servePort(port: MessagePort): Promise<{ addr: string; stop: () => void }> {
+  const router = new Router();
+  const echo: messaging.Connection = router.newConnection((msg) => {
+    void echo.send(msg.reply(msg.contents));
+  });
+  await router.linkPort(port, { toParent: true }).up;
+  return { addr: echo.addr.toString(), stop: () => router.shutdown() };
+}
+
+const mode = process.argv[2];
+if ((mode === "--process" || mode === "--raw" || mode === "--network") && process.send) {
+  const served = mode === "--raw" ? await serveRaw() : mode === "--network" ? await serveNetwork(process.argv[3]!, Number(process.argv[4])) : await serveRouter();
   const hello: AgentHello = "path" in served ? { path: served.path } : { addr: served.addr };
   process.send(hello);
   process.on("message", (message) => {
@@ -77,9 +101,10 @@ if ((process.argv[2] === "--process" || process.argv[2] === "--raw") && process.
     process.exit(0);
   });
   process.on("disconnect", () => process.exit(0));
-} else if (!isMainThread && (workerData as { role?: string } | undefined)?.role === "echo" && parentPort) {
+} else if (!isMainThread && ["echo", "echo-port"].includes((workerData as { role?: string } | undefined)?.role ?? "") && parentPort) {
   const port = parentPort;
-  const served = await serveRouter();
+  const data = workerData as { role: string; port?: MessagePort };
+  const served = data.role === "echo-port" ? await servePort(data.port!) : await serveRouter();
   port.postMessage({ addr: served.addr });
   port.on("message", () => {
     served.stop();

@@ -1,5 +1,7 @@
 // Request/reply between two agents of the messaging layer: on one router,
-// across worker threads, and across processes (MACHINE mode, ipc); beside
+// a directory lookup, across worker threads (ipc and MessagePort), across
+// processes (MACHINE mode, ipc) and across machines (a NETWORK-mode router
+// in another process with its own machine id, over a tcp link); beside
 // them, the raw baseline: node:net between two processes over a unix socket,
 // length-prefixed frames as large as the ECHO request's envelope, the same
 // 100 requests in flight. Each path reports requests/s with 100 in flight,
@@ -9,13 +11,13 @@ import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import * as net from "node:net";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import { messaging } from "../src/index.js";
 import type { AgentHello } from "./messaging-agent.js";
 import { FrameParser } from "./raw.js";
 import { nowNs, percentile } from "./stats.js";
 
-const { Address, Msg, Router, VLM, encodeMsg } = messaging;
+const { Address, Directory, Entry, Msg, Router, VLM, encodeMsg, registerEntry } = messaging;
 const AGENT = fileURLToPath(new URL("./messaging-agent.js", import.meta.url));
 const INFLIGHT = 100;
 
@@ -41,7 +43,12 @@ interface Side {
   otherCpu?: () => Promise<NodeJS.CpuUsage>;
 }
 
-function routerSide(conn: messaging.Connection, to: messaging.Address, otherCpu?: () => Promise<NodeJS.CpuUsage>): Side {
+function routerSide(
+  conn: messaging.Connection,
+  to: messaging.Address,
+  otherCpu?: () => Promise<NodeJS.CpuUsage>,
+  request: () => messaging.Msg = () => new Msg(to, "ECHO", 1),
+): Side {
   const side: Side = {
     pipelined: (total, inflight) =>
       new Promise<void>((resolve, reject) => {
@@ -50,7 +57,7 @@ function routerSide(conn: messaging.Connection, to: messaging.Address, otherCpu?
         const one = (): void => {
           if (sent >= total) return;
           sent++;
-          conn.send(new Msg(to, "ECHO", 1), 10_000).then(() => {
+          conn.send(request(), 10_000).then(() => {
             if (++done === total) resolve();
             else one();
           }, reject);
@@ -58,7 +65,7 @@ function routerSide(conn: messaging.Connection, to: messaging.Address, otherCpu?
         for (let i = 0; i < inflight; i++) one();
       }),
     roundTrip: async () => {
-      await conn.send(new Msg(to, "ECHO", 1), 10_000);
+      await conn.send(request(), 10_000);
     },
   };
   if (otherCpu) side.otherCpu = otherCpu;
@@ -174,8 +181,8 @@ async function latency(side: Side, count: number): Promise<[number, number]> {
   return [percentile(samples, 50), percentile(samples, 99)];
 }
 
-async function startAgent(mode: "--process" | "--raw"): Promise<{ child: ChildProcess; hello: AgentHello; cpu: () => Promise<NodeJS.CpuUsage> }> {
-  const child = fork(AGENT, [mode], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
+async function startAgent(mode: "--process" | "--raw" | "--network", args: string[] = []): Promise<{ child: ChildProcess; hello: AgentHello; cpu: () => Promise<NodeJS.CpuUsage> }> {
+  const child = fork(AGENT, [mode, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
   const [hello] = (await once(child, "message")) as [AgentHello];
   const cpu = async (): Promise<NodeJS.CpuUsage> => {
     child.send("cpu");
@@ -206,6 +213,15 @@ export async function runMessagingBench(quick: boolean, repeat = 1): Promise<Mes
     const echo: messaging.Connection = router.newConnection((msg) => void echo.send(msg.reply(msg.contents)));
     results.push(...(await measurePaths([["one router", routerSide(client, echo.addr)]], quick, rounds)));
 
+    // Directory lookup: GET_ENTRIES to the router's own directory, which holds 100 entries of 10 services.
+    const directory = new Directory(router);
+    for (let i = 0; i < 100; i++) {
+      await registerEntry(client, new Entry(new Address(router.machineId, router.routerId, 1_000 + i), `service-${i % 10}`, { i }), 1_000);
+    }
+    const query = { service: "service-3", params: { i: 53 } };
+    if (directory.query(query).length !== 1) throw new Error("the lookup bench's directory does not hold its entries");
+    results.push(...(await measurePaths([["directory lookup (GET_ENTRIES)", routerSide(client, client.directoryAddr, undefined, () => new Msg(client.directoryAddr, VLM.GET_ENTRIES, query))]], quick, rounds)));
+
     const worker = new Worker(AGENT, { workerData: { role: "echo" } });
     try {
       const [w] = (await once(worker, "message")) as [{ addr: string }];
@@ -213,6 +229,29 @@ export async function runMessagingBench(quick: boolean, repeat = 1): Promise<Mes
       worker.postMessage("stop");
     } finally {
       await worker.terminate();
+    }
+
+    const { port1, port2 } = new MessageChannel();
+    const portWorker = new Worker(AGENT, { workerData: { role: "echo-port", port: port2 }, transferList: [port2] });
+    const portLink = router.linkPort(port1);
+    try {
+      const [[w]] = (await Promise.all([once(portWorker, "message"), portLink.up])) as [[{ addr: string }], void];
+      results.push(...(await measurePaths([["worker thread (MessagePort)", routerSide(client, Address.parse(w.addr))]], quick, rounds)));
+      portWorker.postMessage("stop");
+    } finally {
+      portLink.close();
+      await portWorker.terminate();
+    }
+
+    // Another machine: a NETWORK-mode router of machine id + 1 in a child process, linked to a hub here over tcp.
+    const hub = new Router({ mode: VLM.NETWORK_MODE, machineId: router.machineId });
+    const far = await startAgent("--network", [await hub.listen("tcp://127.0.0.1:0", "network"), String(router.machineId + 1)]);
+    try {
+      if (!("addr" in far.hello)) throw new Error("the network agent did not report its address");
+      results.push(...(await measurePaths([["other machine (tcp link)", routerSide(hub.newConnection(), Address.parse(far.hello.addr), far.cpu)]], quick, rounds)));
+    } finally {
+      stopAgent(far.child);
+      hub.shutdown();
     }
 
     const agent = await startAgent("--process");

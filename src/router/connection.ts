@@ -35,11 +35,25 @@ export interface ConnectionHost {
   closeConnection(connection: Connection): void;
 }
 
-interface Pending {
-  resolve(reply: Msg): void;
-  reject(error: SwitchboardError): void;
-  deadline: Deadline;
-  subject: string;
+/** A request waiting for its reply; it is its own deadline's expiry, so no closure holds the Msg. */
+class Pending {
+  resolve!: (reply: Msg) => void;
+  reject!: (error: SwitchboardError) => void;
+  deadline!: Deadline;
+
+  constructor(
+    private readonly conn: Connection,
+    readonly id: number,
+    readonly subject: string,
+    private readonly to: Address,
+    private readonly timeoutMs: number,
+  ) {}
+
+  expire(): void {
+    if (this.conn.forget(this.id)) {
+      this.reject(new RequestTimeoutError(`no reply to ${this.subject} from ${this.to.toString()} within ${this.timeoutMs} ms`));
+    }
+  }
 }
 
 const RESOLVED = Promise.resolve();
@@ -78,16 +92,20 @@ export class Connection {
       this.host.route(msg);
       return RESOLVED;
     }
-    return new Promise<Msg>((resolve, reject) => {
-      const id = msg.id;
-      const deadline = this.host.deadlines.add(timeoutMs, () => {
-        if (this.pending.delete(id)) {
-          reject(new RequestTimeoutError(`no reply to ${msg.subject} from ${msg.to.toString()} within ${timeoutMs} ms`));
-        }
-      });
-      this.pending.set(id, { resolve, reject, deadline, subject: msg.subject });
-      this.host.route(msg);
+    const request = new Pending(this, msg.id, msg.subject, msg.to, timeoutMs);
+    const promise = new Promise<Msg>((resolve, reject) => {
+      request.resolve = resolve;
+      request.reject = reject;
     });
+    request.deadline = this.host.deadlines.add(timeoutMs, request);
+    this.pending.set(msg.id, request);
+    this.host.route(msg);
+    return promise;
+  }
+
+  /** @internal Drops a pending request (its deadline passed); true if it was still pending. */
+  forget(id: number): boolean {
+    return this.pending.delete(id);
   }
 
   /** Detaches from the router: pending requests reject with ESHUTDOWN; later messages are not delivered. */

@@ -1,9 +1,11 @@
 /**
  * A peer link over a MessagePort: routers in different threads of one
- * process, without going through the operating system. Each message is
- * posted as its encoded bytes (the same encoding as every other link), so
- * what an agent sends is copied once and handlers on both sides see plain
- * values, as they would across processes.
+ * process, without going through the operating system. Messages travel
+ * encoded (the same encoding as every other link), so handlers on both
+ * sides see plain values, as they would across processes. What one job
+ * sends is batched into one posted buffer, transferred rather than copied:
+ * each post is a Uint8Array of one or more [u32 BE length][encoded Msg].
+ * A post costs microseconds; a batch of a hundred costs about the same.
  *
  * ```
  *   main thread                              worker thread
@@ -15,7 +17,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { InvalidArgumentError } from "../errors.js";
-import { encodeMsg } from "./codec.js";
+import { encodeMsgFrame } from "./codec.js";
 import type { Msg } from "./msg.js";
 import { helloMsg, LinkBase, type PeerLinkHost } from "./peer-link.js";
 
@@ -23,6 +25,8 @@ export class PortLink extends LinkBase {
   readonly scope = "machine" as const;
   readonly name: string;
   private closed = false;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
 
   constructor(
     private readonly port: MessagePort,
@@ -39,13 +43,43 @@ export class PortLink extends LinkBase {
 
   send(msg: Msg): boolean {
     if (!this.peer || this.closed) return false;
-    this.port.postMessage(encodeMsg(msg));
+    let bytes: Buffer;
+    try {
+      bytes = encodeMsgFrame(msg);
+    } catch (error) {
+      this.host.undeliverable(msg, `cannot encode it: ${(error as Error).message}`);
+      return true;
+    }
+    this.queue(bytes);
     return true;
   }
 
   sendHello(): void {
-    if (!this.closed) this.port.postMessage(encodeMsg(helloMsg(this.host.hello())));
+    if (!this.closed) this.queue(encodeMsgFrame(helloMsg(this.host.hello())));
   }
+
+  private queue(bytes: Buffer): void {
+    this.batch.push(bytes);
+    this.batchBytes += 4 + bytes.length;
+    if (this.batch.length === 1) queueMicrotask(this.flush);
+  }
+
+  /** Posts what this job sent as one buffer, handed over (transferred) rather than copied. */
+  private readonly flush = (): void => {
+    const batch = this.batch;
+    this.batch = [];
+    if (this.closed || batch.length === 0) return;
+    const out = new Uint8Array(this.batchBytes);
+    this.batchBytes = 0;
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const bytes of batch) {
+      view.setUint32(at, bytes.length);
+      out.set(bytes, at + 4);
+      at += 4 + bytes.length;
+    }
+    this.port.postMessage(out, [out.buffer]);
+  };
 
   close(): void {
     if (this.closed) return;
@@ -62,7 +96,18 @@ export class PortLink extends LinkBase {
   };
 
   private readonly onMessage = (data: unknown): void => {
-    if (data instanceof Uint8Array) this.receiveBytes(data);
-    else this.host.malformed(new InvalidArgumentError("a MessagePort link carries encoded messages (Uint8Array)"), this);
+    if (!(data instanceof Uint8Array)) {
+      return this.host.malformed(new InvalidArgumentError("a MessagePort link carries a Uint8Array of length-prefixed messages"), this);
+    }
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (let at = 0; at < data.length; ) {
+      const length = at + 4 <= data.length ? view.getUint32(at) : -1;
+      if (length < 0 || at + 4 + length > data.length) {
+        return this.host.malformed(new InvalidArgumentError("a message on a MessagePort link runs past its post"), this);
+      }
+      this.receiveBytes(data.subarray(at + 4, at + 4 + length));
+      at += 4 + length;
+      if (this.closed) return;
+    }
   };
 }

@@ -108,6 +108,8 @@ const GATEWAY_VIA: PeerLink = {
 
 /** The routers of this process, by "machine:router". */
 const localRouters = new Map<string, Router>();
+/** The same routers by machine id, then router id: route() looks up without building a key string per message. */
+const byIds = new Map<number, Map<number, Router>>();
 let nextRouterId = 1;
 
 export class Router implements ConnectionHost {
@@ -159,6 +161,9 @@ export class Router implements ConnectionHost {
     this.deadlines = new Deadlines(this.clock);
     this.hasShutdown = new Promise((resolve) => (this.markShutdown = resolve));
     localRouters.set(key, this);
+    let ofMachine = byIds.get(this.machineId);
+    if (!ofMachine) byIds.set(this.machineId, (ofMachine = new Map()));
+    ofMachine.set(this.routerId, this);
     if (this.mode !== VLM.LOCAL_MODE) {
       this.links = new MachineLinks(this.machineId, this.routerId, {
         arrived: (msg) => {
@@ -263,7 +268,7 @@ export class Router implements ConnectionHost {
     if (this.shut) return;
     const to = msg.to;
     if (to.machineId === this.machineId && to.routerId === this.routerId) return this.accept(msg);
-    const local = localRouters.get(`${to.machineId}:${to.routerId}`);
+    const local = byIds.get(to.machineId)?.get(to.routerId);
     if (local && !local.shut) return local.accept(msg);
     if (msg.hops >= VLM.MAX_HOPS) return this.bounce(msg, `gave up after ${msg.hops} hops on the way to router ${to.machineId}:${to.routerId}`);
     const direct = this.routes.toRouter(to.machineId, to.routerId);
@@ -416,6 +421,9 @@ export class Router implements ConnectionHost {
     for (const link of [...this.allLinks]) link.close();
     this.allLinks.clear();
     localRouters.delete(`${this.machineId}:${this.routerId}`);
+    const ofMachine = byIds.get(this.machineId);
+    ofMachine?.delete(this.routerId);
+    if (ofMachine?.size === 0) byIds.delete(this.machineId);
     this.markShutdown();
   }
 }
