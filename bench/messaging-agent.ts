@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { messaging } from "../src/index.js";
-import { FrameParser } from "./raw.js";
+import { echoFrames } from "./raw.js";
 
 const { Router, VLM } = messaging;
 
@@ -38,26 +38,7 @@ async function serveRaw(): Promise<{ path: string; stop: () => void }> {
   // Linux's abstract namespace, as the routers' ipc endpoints use.
   const path = process.platform === "linux" ? `\0${name}` : join(tmpdir(), `${name}.sock`);
   const server = net.createServer((sock) => {
-    let replies: Buffer[] = [];
-    let bytes = 0;
-    const parser = new FrameParser((frame) => {
-      replies.push(frame);
-      bytes += 4 + frame.length;
-    });
-    sock.on("data", (chunk: Buffer) => {
-      parser.push(chunk);
-      if (replies.length === 0) return;
-      const out = Buffer.allocUnsafe(bytes);
-      let at = 0;
-      for (const r of replies) {
-        out.writeUInt32BE(r.length, at);
-        r.copy(out, at + 4);
-        at += 4 + r.length;
-      }
-      replies = [];
-      bytes = 0;
-      sock.write(out);
-    });
+    echoFrames(sock);
     sock.on("error", () => sock.destroy());
   });
   await new Promise<void>((resolve, reject) => {

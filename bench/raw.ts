@@ -175,30 +175,32 @@ const pubSubClient: Scenario = async (spec, ctl) => {
 
 // ---- request/reply: echo server, serial and pipelined clients ---------------
 
-/** Echoes every frame; all replies produced by one chunk go out in one write. */
-const echoServer: Scenario = async (_spec, ctl) => {
-  await listen(ctl, (sock) => {
-    let replies: Buffer[] = [];
-    let bytes = 0;
-    const parser = new FrameParser((frame) => {
-      replies.push(frame);
-      bytes += 4 + frame.length;
-    });
-    sock.on("data", (chunk: Buffer) => {
-      parser.push(chunk);
-      if (replies.length === 0) return;
-      const out = Buffer.allocUnsafe(bytes);
-      let at = 0;
-      for (const r of replies) {
-        out.writeUInt32BE(r.length, at);
-        r.copy(out, at + 4);
-        at += 4 + r.length;
-      }
-      replies = [];
-      bytes = 0;
-      sock.write(out);
-    });
+/** Echoes every frame on `sock`; all replies produced by one chunk go out in one write. */
+export function echoFrames(sock: net.Socket): void {
+  let replies: Buffer[] = [];
+  let bytes = 0;
+  const parser = new FrameParser((frame) => {
+    replies.push(frame);
+    bytes += 4 + frame.length;
   });
+  sock.on("data", (chunk: Buffer) => {
+    parser.push(chunk);
+    if (replies.length === 0) return;
+    const out = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (const r of replies) {
+      out.writeUInt32BE(r.length, at);
+      r.copy(out, at + 4);
+      at += 4 + r.length;
+    }
+    replies = [];
+    bytes = 0;
+    sock.write(out);
+  });
+}
+
+const echoServer: Scenario = async (_spec, ctl) => {
+  await listen(ctl, echoFrames);
   await ctl.stopped;
 };
 
