@@ -24,23 +24,30 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { WebSocket as WsSocket, WebSocketServer } from "ws";
 import { TransportError } from "../errors.js";
 
-/** Reads the first byte of `stream` without consuming it; undefined if it ended or failed first. */
+/**
+ * Reads the first byte of `stream` without consuming it; undefined if the
+ * stream ended or failed first. The stream is left as it was found (neither
+ * flowing nor paused), so whoever reads it next starts with that byte.
+ */
 export function sniffFirstByte(stream: Duplex): Promise<number | undefined> {
   return new Promise((resolve) => {
     const done = (value: number | undefined): void => {
-      stream.off("data", onData);
+      stream.off("readable", onReadable);
       stream.off("end", onEnd);
       stream.off("close", onEnd);
       stream.off("error", onEnd);
       resolve(value);
     };
-    const onData = (chunk: Buffer): void => {
-      stream.pause();
+    const onReadable = (): void => {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk === null || chunk.length === 0) return;
+      // Removing the last "readable" listener (in done) returns the stream
+      // to its initial mode: a later "data" listener starts it flowing.
       stream.unshift(chunk);
       done(chunk[0]);
     };
     const onEnd = (): void => done(undefined);
-    stream.on("data", onData);
+    stream.on("readable", onReadable);
     stream.once("end", onEnd);
     stream.once("close", onEnd);
     stream.once("error", onEnd);

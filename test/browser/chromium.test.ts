@@ -97,9 +97,9 @@ try {
 }
 
 describe("a browser peer (headless Chromium)", () => {
-  const cleanups: Array<() => void> = [];
-  after(() => {
-    for (const cleanup of cleanups.reverse()) cleanup();
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
   it("the page connects by WebSocket and exchanges messages both ways", T, async () => {
@@ -110,12 +110,21 @@ describe("a browser peer (headless Chromium)", () => {
     const pages = await pageServer(`ws://127.0.0.1:${peer.port}/`);
     cleanups.push(() => pages.server.close());
     const profile = mkdtempSync(join(tmpdir(), "switchboard-chromium-"));
-    cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
+    cleanups.push(() => rmSync(profile, { recursive: true, force: true, maxRetries: 5 }));
     const browser: ChildProcess = spawn(CHROMIUM!, [
       "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
       "--no-default-browser-check", `--user-data-dir=${profile}`, pages.url,
-    ], { stdio: "ignore" });
-    cleanups.push(() => browser.kill("SIGKILL"));
+    ], { stdio: "ignore", detached: true }); // its own process group: the renderers go with it
+    cleanups.push(async () => {
+      // Chromium must be gone before its profile directory is removed.
+      const gone = browser.exitCode === null && browser.signalCode === null ? once(browser, "exit") : undefined;
+      try {
+        process.kill(-browser.pid!, "SIGKILL");
+      } catch {
+        // The whole group is gone already.
+      }
+      await gone;
+    });
     const exited = once(browser, "exit").then(([code]): Record<string, string> => ({ error: `chromium exited with ${String(code)} before the page reported` }));
     const report: Partial<Record<string, string>> = await Promise.race([pages.report, exited]);
     assert.equal(report.error, undefined, report.error);
