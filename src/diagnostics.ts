@@ -18,6 +18,11 @@
  * | switchboard:messaging:malformed | `{ router, link?, error }` a router got bytes that are not a Msg, or a directory got a bad update (dropped) |
  * | switchboard:messaging:link | `{ router, link, scope, peer, up }` a link to another router came up (`peer` is "machine:router") or went down |
  * | switchboard:messaging:renewal-failed | `{ addr, service, error }` a provider's heartbeat registration reached no directory (it keeps trying) |
+ * | switchboard:smart:connect | `{ address, role, identity }` a smart Socket connection finished its HELLO exchange |
+ * | switchboard:smart:disconnect | `{ address, role, identity?, error? }` a smart Socket connection closed |
+ * | switchboard:smart:protocol-error | `{ address, role, error }` a smart Socket peer broke aiomsg v1; that connection was closed |
+ * | switchboard:smart:reject | `{ address, role, identity, error }` a connection was refused: its identity is already connected |
+ * | switchboard:smart:drop | `{ reason, count }` at-most-once messages lost with a connection they were queued on |
  */
 import diagnostics_channel from "node:diagnostics_channel";
 
@@ -31,4 +36,9 @@ export const channels = {
   messagingMalformed: diagnostics_channel.channel("switchboard:messaging:malformed"),
   messagingLink: diagnostics_channel.channel("switchboard:messaging:link"),
   renewalFailed: diagnostics_channel.channel("switchboard:messaging:renewal-failed"),
+  smartConnect: diagnostics_channel.channel("switchboard:smart:connect"),
+  smartDisconnect: diagnostics_channel.channel("switchboard:smart:disconnect"),
+  smartProtocolError: diagnostics_channel.channel("switchboard:smart:protocol-error"),
+  smartReject: diagnostics_channel.channel("switchboard:smart:reject"),
+  smartDrop: diagnostics_channel.channel("switchboard:smart:drop"),
 } as const;

@@ -43,7 +43,14 @@ export type ProtocolErrorCode =
   | "ERR_ZMTP_HANDSHAKE_TIMEOUT"
   | "ERR_ZMTP_HEARTBEAT_TIMEOUT"
   | "ERR_ZMTP_DUPLICATE_ROUTING_ID"
-  | "ERR_ZMTP_INVALID_ENVELOPE";
+  | "ERR_ZMTP_INVALID_ENVELOPE"
+  // aiomsg protocol v1 (the smart Socket)
+  | "ERR_AIOMSG_BAD_HELLO"
+  | "ERR_AIOMSG_VERSION"
+  | "ERR_AIOMSG_FRAME_TOO_LARGE"
+  | "ERR_AIOMSG_MALFORMED"
+  | "ERR_AIOMSG_DUPLICATE_IDENTITY"
+  | "ERR_AIOMSG_HEARTBEAT_TIMEOUT";
 
 /** Codes of the messaging layer (routers, connections, request/reply). */
 export type MessagingErrorCode =

@@ -22,3 +22,10 @@ export const version = "3.1";
  * `import { messaging } from "switchboard"; const router = new messaging.Router();`
  */
 export * as messaging from "./router/index.js";
+/**
+ * The smart Socket (aiomsg protocol v1), as a namespace; its Socket is also
+ * exported as SmartSocket (the bare name Socket is the ZeroMQ base class).
+ * `import { SmartSocket } from "switchboard"; const sock = new SmartSocket();`
+ */
+export * as smart from "./smart/index.js";
+export { Socket as SmartSocket } from "./smart/index.js";

@@ -2,59 +2,34 @@
 // localhost whose script imports the browser client (switchboard/browser),
 // connects by WebSocket, sends a message and reports what came back. The
 // page reports to the test server, so the test awaits that report, not
-// time. Chromium is Debian's package (.ci/run installs it).
+// time. Its peer is a smart Socket bound with WebSocket on its port.
+// Chromium is Debian's package (.ci/run installs it).
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import * as net from "node:net";
+import type * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { sniffFirstByte, WebSocketUpgrader } from "../../src/transport/websocket.js";
+import { smart } from "../../src/index.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const CLIENT_JS = fileURLToPath(new URL("../../src/browser/smart-client.js", import.meta.url));
 const T = { timeout: 60_000 };
 
-const frame = (type: number, body: Buffer): Buffer => {
-  const out = Buffer.alloc(5 + body.length);
-  out.writeUInt32BE(1 + body.length, 0);
-  out[4] = type;
-  body.copy(out, 5);
-  return out;
-};
-
-/**
- * The peer the page talks to: a bind port that takes raw and WebSocket
- * streams, speaking aiomsg v1 (HELLO, then "echo: " + every DATA payload).
- */
-async function echoPeer(identity: Buffer): Promise<{ server: net.Server; port: number; close(): void }> {
-  const upgrader = new WebSocketUpgrader({ maxPayload: 1024 * 1024 });
-  const server = net.createServer(async (sock) => {
-    sock.on("error", () => {});
-    if ((await sniffFirstByte(sock)) !== 0x47) return void sock.destroy();
-    const stream = await upgrader.upgrade(sock).catch(() => undefined);
-    if (!stream) return;
-    stream.on("error", () => {});
-    stream.write(frame(0x01, Buffer.concat([Buffer.from([0x01]), identity])));
-    let buffered = Buffer.alloc(0);
-    stream.on("data", (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readUInt32BE(0)) {
-        const length = buffered.readUInt32BE(0);
-        const type = buffered[4];
-        const body = buffered.subarray(5, 4 + length);
-        if (type === 0x03) stream.write(frame(0x03, Buffer.concat([Buffer.from("echo: "), body])));
-        buffered = buffered.subarray(4 + length);
-      }
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, port: (server.address() as net.AddressInfo).port, close: () => (upgrader.close(), server.close()) };
+/** The peer the page talks to: a smart Socket serving raw and WebSocket peers on one port, echoing "echo: " + each message. */
+async function echoPeer(identity: Buffer): Promise<{ port: number; close(): Promise<void> }> {
+  const sock = new smart.Socket({ identity });
+  const endpoint = await sock.bind("tcp+ws://127.0.0.1:0");
+  void (async () => {
+    for await (const [from, message] of sock.identityMessages()) {
+      await sock.send(Buffer.concat([Buffer.from("echo: "), message]), { identity: from });
+    }
+  })();
+  return { port: Number(endpoint.slice(endpoint.lastIndexOf(":") + 1)), close: () => sock.close() };
 }
 
 /** Serves the page and the client module; resolves `report` with what the page posts to /report. */

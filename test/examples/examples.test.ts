@@ -96,6 +96,33 @@ const EXPECTED: Record<string, (out: string) => void> = {
     assert.match(out, /^main -> worker \d+:\d+:\d+: ADD_ONE 41 = 42$/m);
     assert.match(out, /^worker exited, router shut down$/m);
   },
+  "smart-time-server-client.js": (out) => {
+    // Sent before the client connected, buffered, flushed in order.
+    const ticks = linesOf(out, "client: tick ");
+    assert.equal(ticks.length, 3);
+    ticks.forEach((line, i) => assert.match(line, new RegExp(`^client: tick ${i + 1}: the time is \\d{4}-\\d\\d-\\d\\dT`)));
+    assert.match(out, /^client: got 3 time messages, done$/m);
+  },
+  "smart-publish-echo.js": (out) => {
+    // Publish: both clients hear both messages.
+    for (const name of ["alice", "bob"]) {
+      assert.deepEqual(linesOf(out, `${name}: got`), [`${name}: got "hello from alice"`, `${name}: got "hello from bob"`]);
+    }
+    assert.match(out, /^echo: closed, done$/m);
+  },
+  "smart-identity-relay.js": (out) => {
+    assert.deepEqual(linesOf(out, "producer: "), [1, 2, 3].map((i) => `producer: relay acknowledged ${i} (ok)`));
+    assert.deepEqual(linesOf(out, "listener: "), [
+      'listener: got "reading 1: 20.5 C"',
+      'listener: got "reading 2: 21.0 C"',
+      'listener: got "reading 3: 19.8 C"',
+    ]);
+    assert.match(out, /^relay: forwarded 3 messages, done$/m);
+  },
+  "aiomsg-agent.js": (out) => {
+    // Without arguments the conformance agent pairs a bind sink with a connect source.
+    assert.match(out, /^self-check: the sink printed \["msg-0","msg-1","msg-2"\]; exit codes 0 and 0$/m);
+  },
   "demo.js": (out) => {
     assert.match(out, /\[client \d+\] <- reply "144"$/m);
     assert.match(out, /\[server \d+\] a subscriber subscribed to "news\."$/m);
