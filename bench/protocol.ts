@@ -3,7 +3,8 @@
 
 import type { CellResult } from "./stats.js";
 
-export type Impl = "raw" | "zeromq" | "switchboard";
+/** "smart" is Switchboard's SmartSocket (aiomsg protocol), measured in its own table. */
+export type Impl = "raw" | "zeromq" | "switchboard" | "smart";
 export type ScenarioName = "pushpull" | "reqrep" | "dealer" | "pubsub";
 
 /**
@@ -29,6 +30,8 @@ export interface WorkerSpec {
   port?: number;
   /** Publisher only: wait at the high-water mark instead of dropping (ZMQ_XPUB_NODROP). */
   noDrop?: boolean;
+  /** SmartSocket sender only: its delivery guarantee. */
+  delivery?: "at-most-once" | "at-least-once";
 }
 
 /**
@@ -39,7 +42,8 @@ export type ToParent =
   | { type: "ready"; port: number }
   | { type: "result"; result: CellResult }
   | { type: "error"; message: string }
-  | { type: "peer"; kind: PeerKind };
+  | { type: "peer"; kind: PeerKind }
+  | { type: "cpu"; usPerMsg: number };
 
 /** Parent -> worker messages. */
 export type ToWorker = { type: "stop" } | { type: "peer"; kind: PeerKind };
@@ -56,6 +60,11 @@ export interface Ctl {
   ready(port: number): void;
   result(result: CellResult): void;
   toPeer(kind: PeerKind): void;
+  /**
+   * A one-way stream's sender reports its CPU time (user + system) per
+   * measured message; the receiver's is part of its result.
+   */
+  sendCpu(usPerMsg: number): void;
   /** Resolves when the peer process sends `kind` (possibly already received). */
   fromPeer(kind: PeerKind): Promise<void>;
   /** Resolves when the parent asks this worker to shut down. */

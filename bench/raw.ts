@@ -6,7 +6,7 @@
 import * as net from "node:net";
 import { once } from "node:events";
 import type { Ctl, ScenarioName, WorkerSpec } from "./protocol.js";
-import { ArrivalCounter, SequenceTracker, latencyResult, nowNs } from "./stats.js";
+import { ArrivalCounter, CpuMeter, SequenceTracker, latencyResult, nowNs } from "./stats.js";
 
 /** Target size of one coalesced write. */
 const BATCH_BYTES = 256 * 1024;
@@ -141,7 +141,11 @@ const streamServer: Scenario = async (spec, ctl) => {
 const streamClient: Scenario = async (spec, ctl) => {
   const sock = await dial(spec);
   const payload = Buffer.alloc(spec.size, 0x61);
-  await streamFrames(sock, payload, spec.warmup + spec.count, false);
+  await streamFrames(sock, payload, spec.warmup, false);
+  const cpu = new CpuMeter();
+  cpu.start();
+  await streamFrames(sock, payload, spec.count, false);
+  ctl.sendCpu(cpu.perMessage(spec.count));
   await ctl.stopped;
 };
 

@@ -6,8 +6,14 @@
 //
 // --quick: a much shorter run (smoke test); --json: results as JSON on
 // stdout; --only: rows whose id or label contains the substring (e.g.
-// "pushpull", "4096", "pubsub"; "messaging" runs only the messaging table);
-// --repeat: best of n runs per cell.
+// "pushpull", "4096", "pubsub"; "messaging" runs only the messaging table,
+// "smart" only the smart Socket table); --repeat: best of n runs per cell
+// (for the smart table: rounds per cell, when above its 5).
+//
+// The smart Socket table (smart-table.ts) sets SmartSocket round-robin
+// throughput, at-most-once and at-least-once, beside raw node:net and
+// Switchboard Push/Pull of the same sizes, with CPU time per message on each
+// side; medians of several rounds.
 //
 // The messaging table (request/reply through routers, in one process,
 // across threads and across processes) ends with its own raw baseline:
@@ -18,17 +24,16 @@
 // Harness self-check: SWITCHBOARD_BENCH_IMPL=zeromq makes the switchboard
 // column load zeromq, exercising that code path before the library exists.
 
-import { fork } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import * as os from "node:os";
+import { killAll, runCell, type Outcome } from "./cells.js";
 import { runMessagingBench, type MessagingResult } from "./messaging.js";
-import { fileURLToPath } from "node:url";
-import type { Impl, Role, ScenarioName, ToParent, ToWorker, WorkerSpec } from "./protocol.js";
+import type { ScenarioName } from "./protocol.js";
+import { printSmartTable, runSmartBench, smartBaselineFailed, smartRounds, smartSelected, type SmartResult } from "./smart-table.js";
 import type { CellResult } from "./stats.js";
 import { fmtCount, fmtNum, fmtPct, fmtRatio, renderTable } from "./stats.js";
 
-const IMPLS: readonly Impl[] = ["raw", "zeromq", "switchboard"];
-const WORKER = fileURLToPath(new URL("./worker.js", import.meta.url));
+const IMPLS = ["raw", "zeromq", "switchboard"] as const;
+type Impl = (typeof IMPLS)[number];
 
 interface Row {
   id: string;
@@ -82,134 +87,6 @@ function rows(quick: boolean): Row[] {
   ];
 }
 
-type Outcome = { ok: true; result: CellResult } | { ok: false; reason: string; detail: string };
-
-// ---- child management -------------------------------------------------------
-
-const live = new Set<ChildProcess>();
-
-function alive(c: ChildProcess): boolean {
-  return c.exitCode === null && c.signalCode === null;
-}
-
-function killAll(): void {
-  for (const c of live) if (alive(c)) c.kill("SIGKILL");
-}
-process.on("exit", killAll);
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function sendTo(c: ChildProcess | undefined, msg: ToWorker): void {
-  if (!c || !c.connected) return;
-  try {
-    c.send(msg, () => {
-      // Delivery errors mean the child is gone; its exit is handled elsewhere.
-    });
-  } catch {
-    // Channel closed between the check and the send.
-  }
-}
-
-/** Asks children to stop, then kills whatever is still running after a grace period. */
-async function stopAll(children: ChildProcess[], graceMs: number): Promise<void> {
-  const exits = children.filter(alive).map(
-    (c) =>
-      new Promise<void>((resolve) => {
-        c.once("exit", () => resolve());
-        sendTo(c, { type: "stop" });
-        setTimeout(() => {
-          if (alive(c)) c.kill("SIGKILL");
-        }, graceMs).unref();
-        // Even a SIGKILL can take a moment to be reaped; never hang on it.
-        setTimeout(resolve, graceMs + 2_000).unref();
-      }),
-  );
-  await Promise.all(exits);
-  for (const c of children) live.delete(c);
-}
-
-/** Shortens a worker error to a table-sized reason. */
-function classify(message: string): string {
-  if (!message.includes("load failed")) return "error";
-  return /ERR_MODULE_NOT_FOUND|Cannot find module/.test(message) ? "not built" : "load failed";
-}
-
-function runCell(row: Row, impl: Impl, limitMs: number): Promise<Outcome> {
-  const children: ChildProcess[] = [];
-  let server: ChildProcess | undefined;
-  let client: ChildProcess | undefined;
-  let finished = false;
-  let settle: (o: Outcome) => void = () => {};
-  const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
-  const finish = (o: Outcome): void => {
-    if (finished) return;
-    finished = true;
-    settle(o);
-  };
-
-  const spawn = (role: Role, port?: number): ChildProcess => {
-    // Switchboard runs within a few times of raw, so it gets raw's count:
-    // zeromq's would make its cells a fraction of a second, mostly warm-up.
-    const count = impl === "zeromq" ? row.count.lib : row.count.raw;
-    // A tenth of the run warms up JIT, buffers and connections first.
-    const warmup = Math.max(1, Math.round(count / 10));
-    const spec: WorkerSpec = { impl, scenario: row.scenario, role, size: row.size, warmup, count, inflight: row.inflight };
-    if (row.noDrop) spec.noDrop = true;
-    if (port !== undefined) spec.port = port;
-    const child = fork(WORKER, [JSON.stringify(spec)], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv: [] });
-    children.push(child);
-    live.add(child);
-    // Keep the tail of the child's output to explain a crash.
-    let tail = "";
-    const keep = (d: Buffer): void => {
-      tail = (tail + d.toString()).slice(-2_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    child.on("message", (raw: unknown) => {
-      const msg = raw as ToParent;
-      switch (msg.type) {
-        case "ready":
-          // No late client once the cell is over: stopAll would not see it.
-          if (role === "server" && !client && !finished) client = spawn("client", msg.port);
-          break;
-        case "result":
-          finish({ ok: true, result: msg.result });
-          break;
-        case "error":
-          finish({ ok: false, reason: classify(msg.message), detail: `${role}: ${msg.message}` });
-          break;
-        case "peer":
-          sendTo(role === "server" ? client : server, { type: "peer", kind: msg.kind });
-          break;
-      }
-    });
-    child.on("error", (err) => finish({ ok: false, reason: "error", detail: `${role}: ${err.message}` }));
-    child.on("exit", (code, signal) => {
-      // Let a final "error" message, if any, win over the bare exit.
-      setTimeout(() => {
-        const how = signal ? `signal ${signal}` : `code ${String(code)}`;
-        finish({ ok: false, reason: "crashed", detail: `${role} exited (${how}) before a result. ${tail.trim()}` });
-      }, 100);
-    });
-    return child;
-  };
-
-  server = spawn("server");
-  const timer = setTimeout(
-    () => finish({ ok: false, reason: "timeout", detail: `no result within ${limitMs / 1000} s` }),
-    limitMs,
-  );
-  return outcome.finally(async () => {
-    clearTimeout(timer);
-    await stopAll(children, 1_500);
-  });
-}
-
 // ---- reporting ----------------------------------------------------------------
 
 /** The figure ratios are computed on (for latency, lower is better). */
@@ -252,8 +129,12 @@ function better(a: CellResult, b: CellResult): boolean {
 /** Runs a cell `repeat` times and keeps the best run; the first failure ends the attempts. */
 async function bestOf(row: Row, impl: Impl, limitMs: number, repeat: number): Promise<Outcome> {
   let best: Outcome | undefined;
+  // Switchboard runs within a few times of raw, so it gets raw's count:
+  // zeromq's would make its cells a fraction of a second, mostly warm-up.
+  const count = impl === "zeromq" ? row.count.lib : row.count.raw;
+  const cell = { impl, scenario: row.scenario, size: row.size, inflight: row.inflight, count, noDrop: row.noDrop === true };
   for (let i = 0; i < repeat; i++) {
-    const o = await runCell(row, impl, limitMs);
+    const o = await runCell(cell, limitMs);
     if (!o.ok) return o;
     if (!best?.ok || better(o.result, best.result)) best = o;
   }
@@ -360,7 +241,8 @@ async function main(): Promise<void> {
     (r) => !args.only || r.id.includes(args.only) || r.label.toLowerCase().includes(args.only),
   );
   const withMessaging = !args.only || "messaging".includes(args.only);
-  if (selected.length === 0 && !withMessaging) {
+  const smartSizes = smartSelected(args.only);
+  if (selected.length === 0 && !withMessaging && smartSizes.length === 0) {
     console.error(`--only=${args.only ?? ""} matches no scenario`);
     process.exit(2);
   }
@@ -386,12 +268,15 @@ async function main(): Promise<void> {
     });
   }
 
+  const smartResults: SmartResult[] =
+    smartSizes.length > 0 ? await runSmartBench({ quick: args.quick, repeat: args.repeat, only: args.only, limitMs, progress }) : [];
   const messagingResults = withMessaging ? await runMessagingBench(args.quick, args.repeat) : [];
   const rawDealer = reports.find((r) => r.row.scenario === "dealer")?.cells.raw;
   const rawDealerRate = rawDealer?.ok && rawDealer.result.kind === "rate" ? rawDealer.result.reqPerSec : undefined;
 
   if (args.json) {
     const json = {
+      smart: smartResults,
       messaging: messagingResults,
       node: process.version,
       cpus: os.cpus().length,
@@ -403,11 +288,12 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(json, null, 2));
   } else {
     if (reports.length > 0) printTable(reports);
+    if (smartResults.length > 0) printSmartTable(smartResults, smartRounds(args.quick, args.repeat), args.quick);
     if (messagingResults.length > 0) printMessagingTable(messagingResults, rawDealerRate);
   }
 
   // Only the baselines can fail the run; switchboard problems are data.
-  const baselineFailed = reports.some((r) => !r.cells.raw.ok || !r.cells.zeromq.ok);
+  const baselineFailed = reports.some((r) => !r.cells.raw.ok || !r.cells.zeromq.ok) || smartBaselineFailed(smartResults);
   process.exitCode = baselineFailed ? 1 : 0;
 }
 

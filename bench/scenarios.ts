@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Ctl, ScenarioName, WorkerSpec } from "./protocol.js";
-import { ArrivalCounter, PROBE_SEQ, SequenceTracker, latencyResult, nowNs } from "./stats.js";
+import { ArrivalCounter, CpuMeter, PROBE_SEQ, SequenceTracker, latencyResult, nowNs } from "./stats.js";
 import type { RequestRateResult } from "./stats.js";
 
 export interface BaseSocket {
@@ -108,9 +108,12 @@ const pushPullClient: Scenario = async (mod, spec, ctl) => {
   const push = track(new mod.Push());
   push.connect(endpoint(spec));
   const buf = Buffer.alloc(spec.size, 0x61);
-  const total = spec.warmup + spec.count;
+  const cpu = new CpuMeter();
   const loop = async (): Promise<void> => {
-    for (let i = 0; i < total; i++) await push.send(buf);
+    for (let i = 0; i < spec.warmup; i++) await push.send(buf);
+    cpu.start();
+    for (let i = 0; i < spec.count; i++) await push.send(buf);
+    ctl.sendCpu(cpu.perMessage(spec.count));
   };
   // The receiver ends the cell; the worker also stops us mid-loop if asked.
   await loop();

@@ -20,6 +20,30 @@ export interface ThroughputResult {
   mbPerSec: number;
   count: number;
   seconds: number;
+  /** CPU time (user + system) per measured message in the receiving process, in microseconds. */
+  recvCpuUs?: number;
+  /** The same in the sending process, when it reported it. */
+  sendCpuUs?: number;
+}
+
+/**
+ * CPU time of this whole process (every thread: libuv's and native
+ * libraries' too) between start() and perMessage(), per message. It moves
+ * far less with other load on the machine than a rate does.
+ */
+export class CpuMeter {
+  private from: NodeJS.CpuUsage | undefined;
+
+  start(): void {
+    this.from = process.cpuUsage();
+  }
+
+  /** Microseconds of CPU per message for `count` messages since start(). */
+  perMessage(count: number): number {
+    if (this.from === undefined) throw new Error("CpuMeter.perMessage() before start()");
+    const used = process.cpuUsage(this.from);
+    return (used.user + used.system) / count;
+  }
 }
 
 export interface LatencyResult {
@@ -56,6 +80,7 @@ export type CellResult = ThroughputResult | LatencyResult | RequestRateResult | 
 export class ArrivalCounter {
   private seen = 0;
   private t0 = 0;
+  private readonly cpu = new CpuMeter();
   constructor(
     private readonly warmup: number,
     private readonly count: number,
@@ -67,11 +92,15 @@ export class ArrivalCounter {
   /** Returns the result once the final message has arrived, else undefined. */
   arrive(): ThroughputResult | undefined {
     this.seen++;
-    if (this.seen === this.warmup) this.t0 = nowNs();
+    if (this.seen === this.warmup) {
+      this.t0 = nowNs();
+      this.cpu.start();
+    }
     if (this.seen !== this.warmup + this.count) return undefined;
     const seconds = (nowNs() - this.t0) / 1e9;
     const msgsPerSec = this.count / seconds;
-    return { kind: "throughput", msgsPerSec, mbPerSec: (msgsPerSec * this.size) / 1e6, count: this.count, seconds };
+    const recvCpuUs = this.cpu.perMessage(this.count);
+    return { kind: "throughput", msgsPerSec, mbPerSec: (msgsPerSec * this.size) / 1e6, count: this.count, seconds, recvCpuUs };
   }
 }
 

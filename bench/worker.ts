@@ -5,6 +5,7 @@
 import type { Ctl, PeerKind, ToParent, ToWorker, WorkerSpec } from "./protocol.js";
 import { rawScenarios, closeAllRaw } from "./raw.js";
 import { REQUIRED_CLASSES, closeAll, socketScenarios } from "./scenarios.js";
+import { closeAllSmart, smartScenario } from "./smart.js";
 import type { SocketModule } from "./scenarios.js";
 
 function post(msg: ToParent): void {
@@ -15,6 +16,7 @@ function shutdown(code: number): never {
   try {
     closeAll();
     closeAllRaw();
+    closeAllSmart();
   } finally {
     // Exit explicitly: native sockets or pending promises must not keep
     // the process alive once the parent is done with it.
@@ -77,6 +79,7 @@ function makeCtl(): Ctl {
     ready: (port) => post({ type: "ready", port }),
     result: (result) => post({ type: "result", result }),
     toPeer: (kind) => post({ type: "peer", kind }),
+    sendCpu: (usPerMsg) => post({ type: "cpu", usPerMsg }),
     fromPeer: (kind) =>
       seen.has(kind)
         ? Promise.resolve()
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
   const ctl = makeCtl();
   const run = async (): Promise<void> => {
     if (spec.impl === "raw") return rawScenarios[spec.scenario][spec.role](spec, ctl);
+    if (spec.impl === "smart") return smartScenario[spec.role](spec, ctl);
     const mod = await loadModule(spec.impl);
     return socketScenarios[spec.scenario][spec.role](mod, spec, ctl);
   };

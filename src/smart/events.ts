@@ -21,7 +21,7 @@ export interface SocketEvents {
   connect: [PeerInfo];
   /** A connection that had completed its HELLO exchange closed; `error` says why when it was not a clean close. */
   disconnect: [PeerInfo & { error: SwitchboardError | undefined }];
-  /** A connection was refused because a connection with its identity is already up (the old one is kept). */
+  /** A connection was refused because a connection with its identity is already up (the old one is kept), or because the peer is this socket itself. */
   reject: [PeerInfo & { error: ProtocolError }];
   /** A connection was closed because its peer broke the protocol or went silent (also seen on disconnect when it was up). */
   "protocol-error": [{ address: string; role: Role; error: ProtocolError }];

@@ -18,7 +18,9 @@
  *
  * Bound: at most `size` messages wait. Once the queue is full every
  * connection stops reading (TCP back-pressure reaches the senders); reading
- * resumes when recv() makes room.
+ * resumes once recv() has emptied it to half its size. Resuming at the first
+ * free slot would pause and resume every connection once per message while
+ * the application reads more slowly than the peers send.
  */
 import { ClosedError } from "../errors.js";
 import type { Clock } from "../connection/clock.js";
@@ -26,7 +28,7 @@ import { Queue } from "../util/queue.js";
 import type { Peer } from "./peer.js";
 import { DedupWindow } from "./reliable.js";
 
-interface Received {
+export interface Received {
   readonly identity: Buffer;
   readonly payload: Buffer;
   /** At-least-once: the message id, its key, and where to send the ACK. */
@@ -55,6 +57,8 @@ export class Inbox {
   private readonly delivered: DedupWindow;
   private paused = false;
   private closedError: Error | undefined;
+  /** Reading resumes when the queue is down to this many messages. */
+  private readonly resumeAt: number;
 
   constructor(
     private readonly size: number,
@@ -64,6 +68,7 @@ export class Inbox {
     private readonly hooks: InboxHooks,
   ) {
     this.delivered = new DedupWindow(clock, dedupSize, dedupTime);
+    this.resumeAt = Math.floor(size / 2);
   }
 
   /** Whether the queue is full (connections should not read). */
@@ -110,16 +115,24 @@ export class Inbox {
   /** The next message as [identity, payload]; rejects with ClosedError (EBADF) once closed. */
   receive(): Promise<[Buffer, Buffer]> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
-    const item = this.queue.shift();
+    const item = this.poll();
     if (item === undefined) {
       return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
     }
+    return Promise.resolve([item.identity, item.payload]);
+  }
+
+  /** The next queued message, delivered now; undefined when none is queued (or the inbox is closed). */
+  poll(): Received | undefined {
+    if (this.closedError !== undefined) return undefined;
+    const item = this.queue.shift();
+    if (item === undefined) return undefined;
     this.deliver(item);
-    if (this.paused && !this.full) {
+    if (this.paused && this.queue.length <= this.resumeAt) {
       this.paused = false;
       this.hooks.resume();
     }
-    return Promise.resolve([item.identity, item.payload]);
+    return item;
   }
 
   /** Fails waiting and later receives with `error`, and forgets queued messages (they were not delivered, so not acknowledged). */
@@ -137,5 +150,62 @@ export class Inbox {
     this.delivered.add(item.key);
     const peer = item.ackPeer;
     if (peer !== undefined && !peer.closed) peer.sendAck(item.id);
+  }
+}
+
+const DONE: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * The iterator behind the socket's messages() and identityMessages(): an
+ * AsyncGenerator written out by hand, with the contract of the generator
+ * function it replaces (next() delivers the next message, the iteration
+ * ends once the socket closes, return() and throw() finish it). A generator
+ * function costs several promise turns per message; this resolves at once
+ * from a queued message.
+ */
+export class InboxIterator<T> implements AsyncGenerator<T, void, undefined> {
+  private finished = false;
+
+  /**
+   * `pick` shapes a message for the caller; `ended(error)` tells whether a
+   * receive error means the socket closed (the iteration ends) rather than a
+   * failure to pass on.
+   */
+  constructor(
+    private readonly inbox: Inbox,
+    private readonly pick: (identity: Buffer, payload: Buffer) => T,
+    private readonly ended: (error: unknown) => boolean,
+  ) {}
+
+  next(): Promise<IteratorResult<T, void>> {
+    if (this.finished) return Promise.resolve(DONE);
+    const item = this.inbox.poll();
+    if (item !== undefined) return Promise.resolve({ value: this.pick(item.identity, item.payload), done: false });
+    return this.inbox.receive().then(
+      ([identity, payload]) => ({ value: this.pick(identity, payload), done: false }),
+      (error: unknown) => {
+        this.finished = true;
+        if (this.ended(error)) return DONE;
+        throw error;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<T, void>> {
+    this.finished = true;
+    return Promise.resolve(DONE);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T, void>> {
+    this.finished = true;
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
   }
 }

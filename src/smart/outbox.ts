@@ -31,6 +31,13 @@ interface Item extends OutMessage {
   readonly entry: PendingEntry | undefined;
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** What a waiting send resolves to once placed: at once (at-most-once), or on its ACK. */
+function settled(entry: PendingEntry | undefined): Promise<void> | undefined {
+  return entry?.done;
+}
+
 /** Where a waiting send wants to go: a connection (identity sends) or the shared outbox. */
 type Gate = Peer | typeof OUTBOX;
 const OUTBOX = Symbol("outbox");
@@ -90,25 +97,24 @@ export class Outbox {
    * room came within sendTimeout, ENOTDELIVERED when at-least-once retries
    * ran out, EBADF when the socket closed first.
    */
-  async send(payload: Buffer, identity: Buffer | undefined): Promise<void> {
-    if (this.closedError !== undefined) throw this.closedError;
+  send(payload: Buffer, identity: Buffer | undefined): Promise<void> {
+    if (this.closedError !== undefined) return Promise.reject(this.closedError);
     let target: Peer | undefined;
     if (identity !== undefined) {
       target = this.byIdentity.get(identity.toString("hex"));
       if (target === undefined) {
-        throw new HostUnreachableError(`No connected peer has identity ${identity.toString("hex")}`);
+        return Promise.reject(new HostUnreachableError(`No connected peer has identity ${identity.toString("hex")}`));
       }
     }
-    let entry: PendingEntry | undefined;
     const gate: Gate = target ?? OUTBOX;
-    const placed = this.lineLength(gate) > 0 ? false : this.place(payload, target, identity);
-    if (placed === false) {
-      entry = await this.wait(payload, target, identity);
-    } else {
-      entry = placed;
-      if (target === undefined) this.pump();
-    }
-    if (entry !== undefined) await entry.done;
+    // With no unsettled waiter anywhere, every line is empty (settled ones are dropped later).
+    const placed = this.waiting > 0 && this.lineLength(gate) > 0 ? false : this.place(payload, target, identity);
+    if (placed === false) return this.wait(payload, target, identity).then(settled);
+    if (target === undefined && this.buffered > 0 && this.movable()) this.pump();
+    // Taken at once (the common case): no promise of our own for an at-most-once
+    // message. An at-least-once caller gets a promise of its own, so one it
+    // ignores still reports its failure as unhandled (`done` itself is marked handled).
+    return placed === undefined ? RESOLVED : placed.done.then();
   }
 
   /** Takes a connection that completed its HELLO exchange. */
@@ -222,6 +228,11 @@ export class Outbox {
     const item = this.item(payload, route, entry);
     if (target !== undefined) {
       target.send(item);
+    } else if (route === "roundrobin" && this.outbox.length === 0 && this.front.length === 0 && this.nextPeerWithRoom()) {
+      // Nothing waits before it: straight to the next connection with room,
+      // as the pump would move it.
+      this.peers[this.next]!.send(item);
+      this.next = (this.next + 1) % this.peers.length;
     } else {
       // The caller pumps (send) or is the pump (wake).
       this.outbox.push(item);
@@ -297,16 +308,33 @@ export class Outbox {
   }
 
   private nextPeer(): Peer | undefined {
+    if (!this.nextPeerWithRoom()) return undefined;
+    const peer = this.peers[this.next]!;
+    this.next = (this.next + 1) % this.peers.length;
+    return peer;
+  }
+
+  /**
+   * Whether buffered messages could move to a connection now. Outside a pump
+   * they normally cannot (every event that makes room pumps), so a send that
+   * joins a full buffer skips the pump.
+   */
+  private movable(): boolean {
+    if (this.options.sendMode === "publish") return this.peers.length > 0 && this.peers.every((peer) => peer.hasRoom);
+    return this.nextPeerWithRoom();
+  }
+
+  /** Moves the round-robin cursor to the next connection with room; false (cursor unchanged) when none has room. */
+  private nextPeerWithRoom(): boolean {
     const peers = this.peers;
     for (let i = 0; i < peers.length; i++) {
       const index = (this.next + i) % peers.length;
-      const peer = peers[index]!;
-      if (peer.hasRoom) {
-        this.next = (index + 1) % peers.length;
-        return peer;
+      if (peers[index]!.hasRoom) {
+        this.next = index;
+        return true;
       }
     }
-    return undefined;
+    return false;
   }
 
   /** An at-least-once message is due for another transmission. */

@@ -15,13 +15,14 @@
  * the stream refuses more (write() returned false) they wait for 'drain' in a
  * queue bounded by `queueSize` messages, which the owner checks (`hasRoom`).
  */
+import { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import { ProtocolError, SwitchboardError, TransportError } from "../errors.js";
 import type { Clock } from "../connection/clock.js";
 import { Queue } from "../util/queue.js";
 import { Liveness } from "./liveness.js";
 import {
-  FrameDecoder, TYPE_DATA, TYPE_DATA_REQ, encodeAck, encodeHeartbeat, encodeHello, frameHeader, parseEnvelope,
+  FrameDecoder, LENGTH_PREFIX, MESSAGE_ID_LENGTH, TYPE_ACK, TYPE_DATA, TYPE_DATA_REQ, encodeHeartbeat, encodeHello, parseEnvelope,
   type Frame,
 } from "./wire.js";
 
@@ -38,6 +39,8 @@ export interface OutMessage {
 
 /** Bytes of a frame's length prefix and type. */
 const HEADER_BYTES = 5;
+/** Bytes of one ACK frame. */
+const ACK_FRAME_BYTES = HEADER_BYTES + MESSAGE_ID_LENGTH;
 
 export interface PeerOptions {
   /** Our identity, sent in our HELLO. */
@@ -72,10 +75,25 @@ const enum State {
   Closed,
 }
 
-/** Write as soon as this many bytes are batched, and cut batches at this size. */
+/** Cut write batches at this size. */
 const FLUSH_BYTES = 256 * 1024;
-/** Batches smaller than this are copied into one buffer for a single write; larger ones are written piecewise under cork. */
-const CONCAT_BYTES = 64 * 1024;
+/**
+ * Payloads below this size are copied into the batch's buffer (one write,
+ * no per-message buffers); larger ones are written as they are, under cork,
+ * where a copy would cost more than the extra chunk.
+ */
+const COPY_BYTES = 1024;
+/** Smallest write buffer allocated for reuse. */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * One write buffer shared by every connection of the process: encoding
+ * into memory just written is much cheaper than into fresh memory, which
+ * costs about as much as the copy again (page faults, cache misses, GC of
+ * external memory). A batch takes it while being encoded and written, and
+ * gives it back only once its write completed at once (see Peer.flush).
+ */
+let spareSlab: Buffer | undefined;
 /**
  * ACKs waiting while the stream is blocked. A peer that keeps resending ids
  * we already delivered while not reading our ACKs could otherwise grow this
@@ -88,7 +106,20 @@ export class Peer {
   private state = State.Hello;
   private readonly decoder: FrameDecoder;
   private readonly queue = new Queue<OutMessage>();
-  private control: Buffer[] = [];
+  /** ACK frames waiting for the next batch, encoded back to back (no buffer per ACK). */
+  private acks: Buffer | undefined;
+  private ackBytes = 0;
+  /** The messages of the batch being written (kept to spare an array per batch). */
+  private readonly batch: OutMessage[] = [];
+  /**
+   * Whether a write buffer may be reused once the stream's write callback has
+   * run. True only for a plain tcp/ipc socket, which is done with the bytes
+   * by then; another Duplex (a PassThrough, a WebSocket adapter, TLS) may
+   * still hold the chunk it was given.
+   */
+  private readonly reuseSlabs: boolean;
+  /** The write buffer of the batch being written, when it may be reused. */
+  private slab: Buffer | undefined;
   private flushScheduled = false;
   private blocked = false;
   private readPaused = false;
@@ -109,6 +140,7 @@ export class Peer {
     private readonly handler: PeerHandler,
   ) {
     this.decoder = new FrameDecoder(options.maxFrameSize);
+    this.reuseSlabs = Object.getPrototypeOf(stream) === NetSocket.prototype;
     stream.on("data", this.onData);
     stream.on("drain", this.onDrain);
     stream.on("error", this.onError);
@@ -161,9 +193,21 @@ export class Peer {
     this.scheduleFlush();
   }
 
+  /** Queues an ACK of a 16-byte message id. */
   sendAck(id: Buffer): void {
-    if (this.state !== State.Ready || this.control.length >= MAX_CONTROL_FRAMES) return;
-    this.control.push(encodeAck(id));
+    if (this.state !== State.Ready || this.ackBytes >= MAX_CONTROL_FRAMES * ACK_FRAME_BYTES) return;
+    if (id.length !== MESSAGE_ID_LENGTH) throw new RangeError(`message id must be ${MESSAGE_ID_LENGTH} bytes, got ${id.length}`);
+    let acks = this.acks;
+    if (acks === undefined || this.ackBytes + ACK_FRAME_BYTES > acks.length) {
+      const grown = Buffer.allocUnsafe(Math.max(64 * ACK_FRAME_BYTES, 2 * (acks?.length ?? 0)));
+      if (acks !== undefined) acks.copy(grown, 0, 0, this.ackBytes);
+      this.acks = acks = grown;
+    }
+    const at = this.ackBytes;
+    acks.writeUInt32BE(1 + MESSAGE_ID_LENGTH, at);
+    acks[at + LENGTH_PREFIX] = TYPE_ACK;
+    acks.set(id, at + HEADER_BYTES);
+    this.ackBytes = at + ACK_FRAME_BYTES;
     this.scheduleFlush();
   }
 
@@ -187,7 +231,7 @@ export class Peer {
 
   /** Everything queued has been handed to the stream. */
   get flushed(): boolean {
-    return this.queue.length === 0 && this.control.length === 0;
+    return this.queue.length === 0 && this.ackBytes === 0;
   }
 
   /** Graceful close: writes what is queued, then ends the stream. The owner destroys it after its deadline. */
@@ -240,6 +284,8 @@ export class Peer {
   }
 
   private onFrame(frame: Frame): void {
+    // The hot path: DATA on a ready connection needs no envelope object.
+    if (frame.type === TYPE_DATA && this.state === State.Ready) return this.handler.message(this, frame.body, undefined);
     const envelope = parseEnvelope(frame);
     if (envelope.kind === "unknown") return; // a newer peer's frame: skipped, the length already consumed it
     if (this.state === State.Hello) {
@@ -284,26 +330,18 @@ export class Peer {
   private flush(): void {
     if (this.state === State.Closed || this.blocked) return;
     let moved = 0;
-    while (this.control.length > 0 || this.queue.length > 0) {
-      const chunks: Buffer[] = this.control;
-      let bytes = 0;
-      for (const frame of chunks) bytes += frame.length;
-      this.control = [];
-      const written: OutMessage[] = [];
-      while (bytes < FLUSH_BYTES) {
-        const message = this.queue.shift();
-        if (message === undefined) break;
-        const idLength = message.id === undefined ? 0 : message.id.length;
-        chunks.push(frameHeader(message.id === undefined ? TYPE_DATA : TYPE_DATA_REQ, idLength + message.payload.length));
-        if (message.id !== undefined) chunks.push(message.id);
-        chunks.push(message.payload);
-        bytes += HEADER_BYTES + idLength + message.payload.length;
-        written.push(message);
-      }
-      const accepted = this.writeChunks(chunks, bytes);
+    while (this.ackBytes > 0 || this.queue.length > 0) {
+      const written = this.batch;
+      const chunks = this.encodeBatch(written);
+      const accepted = chunks.length === 1 ? this.stream.write(chunks[0]!) : this.writeChunks(chunks);
+      // Nothing left in the stream: the socket has handed every byte to the
+      // OS and the buffer is free again.
+      if (this.slab !== undefined && this.stream.writableLength === 0) spareSlab = this.slab;
+      this.slab = undefined;
       this.liveness.sent();
       moved += written.length;
       for (const message of written) message.written?.(this);
+      written.length = 0;
       if (this.closed) return;
       if (!accepted) {
         this.blocked = true;
@@ -313,11 +351,70 @@ export class Peer {
     if (moved > 0) this.handler.room(this);
   }
 
-  private writeChunks(chunks: Buffer[], bytes: number): boolean {
-    const stream = this.stream;
-    if (bytes < CONCAT_BYTES || chunks.length === 1) {
-      return stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+  /**
+   * Takes the queued ACKs and messages up to FLUSH_BYTES (at least
+   * one message) and lays them out for writing: headers, ids and small
+   * payloads copied into one buffer, each large payload a chunk of its own.
+   * The messages taken are appended to `written`.
+   */
+  private encodeBatch(written: OutMessage[]): Buffer[] {
+    const ackBytes = this.ackBytes;
+    this.ackBytes = 0;
+    let copied = ackBytes;
+    let bytes = copied;
+    while (bytes < FLUSH_BYTES) {
+      const message = this.queue.shift();
+      if (message === undefined) break;
+      const frame = HEADER_BYTES + (message.id === undefined ? 0 : message.id.length);
+      const size = message.payload.length;
+      copied += size < COPY_BYTES ? frame + size : frame;
+      bytes += frame + size;
+      written.push(message);
     }
+    const slab = this.writeBuffer(copied);
+    const chunks: Buffer[] = [];
+    let at = 0;
+    let mark = 0;
+    if (ackBytes > 0) {
+      this.acks!.copy(slab, 0, 0, ackBytes);
+      at = ackBytes;
+      // A burst's worth is kept for the next ACKs; a backlog's is let go.
+      if (this.acks!.length > 1024 * ACK_FRAME_BYTES) this.acks = undefined;
+    }
+    for (const message of written) {
+      const { id, payload } = message;
+      slab.writeUInt32BE(1 + (id === undefined ? 0 : id.length) + payload.length, at);
+      slab[at + LENGTH_PREFIX] = id === undefined ? TYPE_DATA : TYPE_DATA_REQ;
+      at += HEADER_BYTES;
+      if (id !== undefined) {
+        slab.set(id, at);
+        at += id.length;
+      }
+      if (payload.length < COPY_BYTES) {
+        slab.set(payload, at);
+        at += payload.length;
+      } else {
+        chunks.push(slab.subarray(mark, at), payload);
+        mark = at;
+      }
+    }
+    if (at > mark) chunks.push(mark === 0 ? slab : slab.subarray(mark, at));
+    return chunks;
+  }
+
+  /** A buffer of `size` bytes to encode a batch into: the shared spare when it may be used, else a new one. */
+  private writeBuffer(size: number): Buffer {
+    if (!this.reuseSlabs) return Buffer.allocUnsafe(size);
+    let slab = spareSlab;
+    spareSlab = undefined;
+    if (slab === undefined || slab.length < size) slab = Buffer.allocUnsafeSlow(Math.max(size, SLAB_BYTES));
+    this.slab = slab;
+    return slab.length === size ? slab : slab.subarray(0, size);
+  }
+
+  /** Several chunks go out under cork, so the stream hands them to the OS in one vectored write. */
+  private writeChunks(chunks: Buffer[]): boolean {
+    const stream = this.stream;
     stream.cork();
     let accepted = true;
     for (const chunk of chunks) accepted = stream.write(chunk);
@@ -372,7 +469,8 @@ export class Peer {
     const wasReady = this.state === State.Ready;
     this.state = State.Closed;
     this.liveness.stop();
-    this.control = [];
+    this.acks = undefined;
+    this.ackBytes = 0;
     const stream = this.stream;
     stream.off("data", this.onData);
     stream.off("drain", this.onDrain);

@@ -16,9 +16,11 @@
  * carried a transmission is lost, the resend happens at once instead of
  * waiting for the timer.
  */
-import { randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { NotDeliveredError } from "../errors.js";
 import type { Clock, TimerHandle } from "../connection/clock.js";
+import { Queue } from "../util/queue.js";
+import { MESSAGE_ID_LENGTH } from "./wire.js";
 
 /** One at-least-once message awaiting its ACK. */
 export interface PendingEntry {
@@ -46,9 +48,23 @@ export interface PendingOptions {
 
 function noop(): void {}
 
-/** A fresh message id: the raw bytes of a UUIDv4. */
+/** Random bytes drawn from the CSPRNG in bulk: one call per 256 ids rather than one per message. */
+const ID_POOL_BYTES = 4096;
+let idPool = Buffer.alloc(0);
+let idPoolOffset = 0;
+
+/** A fresh message id: the raw bytes of a UUIDv4 (122 random bits, version and variant set). */
 export function newMessageId(): Buffer {
-  return Buffer.from(randomUUID().replaceAll("-", ""), "hex");
+  if (idPoolOffset + MESSAGE_ID_LENGTH > idPool.length) {
+    idPool = randomFillSync(Buffer.allocUnsafe(ID_POOL_BYTES));
+    idPoolOffset = 0;
+  }
+  const id = Buffer.allocUnsafe(MESSAGE_ID_LENGTH);
+  idPool.copy(id, 0, idPoolOffset, idPoolOffset + MESSAGE_ID_LENGTH);
+  idPoolOffset += MESSAGE_ID_LENGTH;
+  id[6] = (id[6]! & 0x0f) | 0x40;
+  id[8] = (id[8]! & 0x3f) | 0x80;
+  return id;
 }
 
 export class PendingSends {
@@ -174,8 +190,17 @@ export class PendingSends {
  * acknowledged again.
  */
 export class DedupWindow {
-  /** Key -> delivery time; a Map iterates in insertion order, oldest first. */
+  /** Key -> delivery time. */
   private readonly seen = new Map<string, number>();
+  /**
+   * Keys and times in delivery order, oldest first, for eviction. A Map
+   * iterated from its start would walk over the tombstones of every key
+   * evicted before (V8 keeps them until a rehash): a cost per add that grows
+   * with the window. An entry here whose key has since left `seen` (expired
+   * in has()) is skipped when it reaches the front.
+   */
+  private readonly orderKeys = new Queue<string>();
+  private readonly orderTimes = new Queue<number>();
 
   constructor(
     private readonly clock: Clock,
@@ -200,11 +225,22 @@ export class DedupWindow {
   add(key: string): void {
     if (this.size === 0) return;
     const now = this.clock.now();
-    this.seen.delete(key);
+    // The inbox adds a key only when has() says it is absent or expired. A
+    // key added again after expiring leaves its older entry in the order
+    // queues, where the time no longer matches: it is skipped.
     this.seen.set(key, now);
-    for (const [oldest, at] of this.seen) {
-      if (this.seen.size <= this.size && now - at <= this.timeMs) break;
-      this.seen.delete(oldest);
+    this.orderKeys.push(key);
+    this.orderTimes.push(now);
+    for (;;) {
+      const oldest = this.orderKeys.peek();
+      if (oldest === undefined) break;
+      const at = this.orderTimes.peek()!;
+      if (this.seen.get(oldest) === at) {
+        if (this.seen.size <= this.size && now - at <= this.timeMs) break;
+        this.seen.delete(oldest);
+      }
+      this.orderKeys.shift();
+      this.orderTimes.shift();
     }
   }
 }

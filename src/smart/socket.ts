@@ -20,7 +20,7 @@ import type { Duplex } from "node:stream";
 import { ClosedError, InvalidArgumentError, ProtocolError, SwitchboardError } from "../errors.js";
 import { channels } from "../diagnostics.js";
 import { Connector } from "./connector.js";
-import { Inbox } from "./inbox.js";
+import { Inbox, InboxIterator } from "./inbox.js";
 import { resolveOptions, toIdentity, type ResolvedOptions, type SocketOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import { Peer, type OutMessage, type PeerHandler } from "./peer.js";
@@ -163,11 +163,16 @@ export class Socket {
    * (no room within sendTimeout), ENOTDELIVERED (at-least-once retries
    * exhausted, or closed first), EBADF (socket closed), EINVAL (bad data).
    */
-  async send(data: MessageData, options: SendOptions = {}): Promise<void> {
-    this.assertOpen();
-    const payload = toPayload(data);
-    const identity = options.identity === undefined ? undefined : toIdentity(options.identity, "send() identity");
-    await this.outbox.send(payload, identity);
+  send(data: MessageData, options: SendOptions = {}): Promise<void> {
+    // Not an async function: an at-most-once message taken at once costs no promise of its own.
+    try {
+      this.assertOpen();
+      const payload = toPayload(data);
+      const identity = options.identity === undefined ? undefined : toIdentity(options.identity, "send() identity");
+      return this.outbox.send(payload, identity);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Sends `text` as UTF-8. */
@@ -214,21 +219,13 @@ export class Socket {
   }
 
   /** Every message from now on; the loop ends when the socket closes. */
-  async *messages(): AsyncGenerator<Buffer, void, undefined> {
-    for (;;) {
-      const next = await this.nextOrEnd();
-      if (next === undefined) return;
-      yield next[1];
-    }
+  messages(): AsyncGenerator<Buffer, void, undefined> {
+    return new InboxIterator(this.inbox, (_identity, payload) => payload, this.endsIteration);
   }
 
   /** Every message with its sender's identity, as [identity, data]; ends when the socket closes. */
-  async *identityMessages(): AsyncGenerator<[Buffer, Buffer], void, undefined> {
-    for (;;) {
-      const next = await this.nextOrEnd();
-      if (next === undefined) return;
-      yield next;
-    }
+  identityMessages(): AsyncGenerator<[Buffer, Buffer], void, undefined> {
+    return new InboxIterator(this.inbox, (identity, payload): [Buffer, Buffer] => [identity, payload], this.endsIteration);
   }
 
   /**
@@ -262,14 +259,8 @@ export class Socket {
     if (this.state !== "open") throw new ClosedError();
   }
 
-  private async nextOrEnd(): Promise<[Buffer, Buffer] | undefined> {
-    try {
-      return await this.inbox.receive();
-    } catch (error) {
-      if (error instanceof ClosedError && this.state !== "open") return undefined;
-      throw error;
-    }
-  }
+  /** A receive that failed because the socket closed ends an iteration rather than failing it. */
+  private readonly endsIteration = (error: unknown): boolean => error instanceof ClosedError && this.state !== "open";
 
   private attach(stream: Duplex, address: string, role: Role, ended: Connection["ended"]): void {
     const o = this.options;
@@ -314,11 +305,12 @@ export class Socket {
   private readonly handler: PeerHandler = {
     hello: (peer) => {
       const key = peer.identity!.toString("hex");
-      if (!this.outbox.byIdentity.has(key)) return undefined;
-      const error = new ProtocolError("ERR_AIOMSG_DUPLICATE_IDENTITY", `a peer with identity ${key} is already connected`, {
-        address: peer.address,
-        fatal: false,
-      });
+      // A socket must not be its own peer: a connect end retrying a free
+      // loopback port can meet itself (a TCP simultaneous open).
+      const self = peer.identity!.equals(this.identity);
+      if (!self && !this.outbox.byIdentity.has(key)) return undefined;
+      const why = self ? `the peer is this socket itself (identity ${key})` : `a peer with identity ${key} is already connected`;
+      const error = new ProtocolError("ERR_AIOMSG_DUPLICATE_IDENTITY", why, { address: peer.address, fatal: false });
       const info = this.info(peer);
       if (channels.smartReject.hasSubscribers) {
         channels.smartReject.publish({ address: info.address, role: info.role, identity: key, error });

@@ -122,6 +122,8 @@ export interface Frame {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private head = 0;
+  /** Bytes of chunks[head] already consumed: reading on by offset costs no view per field. */
+  private offset = 0;
   private total = 0;
   /** Length of the frame whose body we wait for, or -1 while reading a length prefix. */
   private expecting = -1;
@@ -150,10 +152,26 @@ export class FrameDecoder {
     if (this.failed !== undefined) throw this.failed;
     if (this.expecting === -1) {
       if (this.total < LENGTH_PREFIX) return undefined;
-      const length = this.take(LENGTH_PREFIX).readUInt32BE(0);
-      if (length === 0) return this.fail("ERR_AIOMSG_MALFORMED", "empty frame: no envelope type");
-      if (length > this.maxFrameSize) {
-        return this.fail("ERR_AIOMSG_FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`);
+      const chunk = this.chunks[this.head]!;
+      const at = this.offset;
+      let length: number;
+      if (chunk.length - at >= LENGTH_PREFIX) {
+        length = chunk.readUInt32BE(at);
+        this.check(length);
+        const start = at + LENGTH_PREFIX;
+        const end = start + length;
+        if (end <= chunk.length) {
+          // Fast path, the common case: the whole frame lies in the first
+          // chunk, so it costs one view (the body) and no copy.
+          this.total -= LENGTH_PREFIX + length;
+          if (end === chunk.length) this.shiftChunk();
+          else this.offset = end;
+          return { type: chunk[start]!, body: chunk.subarray(start + 1, end) };
+        }
+        this.skip(LENGTH_PREFIX);
+      } else {
+        length = this.take(LENGTH_PREFIX).readUInt32BE(0);
+        this.check(length);
       }
       this.expecting = length;
     }
@@ -163,27 +181,45 @@ export class FrameDecoder {
     return { type: envelope[0]!, body: envelope.subarray(1) };
   }
 
+  private check(length: number): void {
+    if (length === 0) this.fail("ERR_AIOMSG_MALFORMED", "empty frame: no envelope type");
+    if (length > this.maxFrameSize) {
+      this.fail("ERR_AIOMSG_FRAME_TOO_LARGE", `frame of ${length} bytes exceeds the limit of ${this.maxFrameSize}`);
+    }
+  }
+
+  /** Drops the next `n` bytes, all of which lie in the first chunk. */
+  private skip(n: number): void {
+    this.total -= n;
+    this.offset += n;
+    if (this.offset === this.chunks[this.head]!.length) this.shiftChunk();
+  }
+
   /** Removes and returns the next `n` bytes (n <= total); a view when they sit in one chunk. */
   private take(n: number): Buffer {
     this.total -= n;
     const first = this.chunks[this.head]!;
-    if (first.length > n) {
-      this.chunks[this.head] = first.subarray(n);
-      return first.subarray(0, n);
+    const available = first.length - this.offset;
+    if (available > n) {
+      const out = first.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return out;
     }
-    if (first.length === n) {
+    if (available === n) {
+      const out = this.offset === 0 ? first : first.subarray(this.offset);
       this.shiftChunk();
-      return first;
+      return out;
     }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[this.head]!;
-      const used = Math.min(chunk.length, n - filled);
-      chunk.copy(out, filled, 0, used);
+      const left = chunk.length - this.offset;
+      const used = Math.min(left, n - filled);
+      chunk.copy(out, filled, this.offset, this.offset + used);
       filled += used;
-      if (used === chunk.length) this.shiftChunk();
-      else this.chunks[this.head] = chunk.subarray(used);
+      if (used === left) this.shiftChunk();
+      else this.offset += used;
     }
     return out;
   }
@@ -191,6 +227,7 @@ export class FrameDecoder {
   private shiftChunk(): void {
     this.chunks[this.head] = undefined as unknown as Buffer;
     this.head++;
+    this.offset = 0;
     // Compact now and then so the array does not grow for ever.
     if (this.head === this.chunks.length) {
       this.chunks = [];
@@ -205,6 +242,7 @@ export class FrameDecoder {
     this.failed = new ProtocolError(code, message);
     this.chunks = [];
     this.head = 0;
+    this.offset = 0;
     this.total = 0;
     throw this.failed;
   }
