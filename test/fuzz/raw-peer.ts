@@ -6,6 +6,7 @@
  */
 import net from "node:net";
 import type { Clock, TimerHandle } from "../../src/connection/clock.js";
+import { chunksAt } from "../wire/support.js";
 
 /** A clock whose time moves only when the test says so. */
 export class ManualClock implements Clock {
@@ -180,15 +181,8 @@ export function chunk(bytes: Buffer, how: Chunking): Buffer[] {
     if (bytes.length > n) out.push(bytes.subarray(n));
     return out;
   }
-  const points = [...new Set(how.cuts.map((c) => Math.min(bytes.length, c)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let start = 0;
-  for (const p of points) {
-    out.push(bytes.subarray(start, p));
-    start = p;
-  }
-  out.push(bytes.subarray(start));
-  return out;
+  // Distinct cuts only: a repeated cut would add an empty write.
+  return chunksAt(bytes, [...new Set(how.cuts.map((c) => Math.min(bytes.length, c)))]);
 }
 
 export type Chunking = { kind: "whole" } | { kind: "bytes" } | { kind: "cuts"; cuts: number[] };
